@@ -10,7 +10,6 @@ use serde::{Deserialize, Serialize};
 
 use super::error::{Result, check_pos, check_range};
 use super::math::{sig6, sig6_inv};
-use super::neuron::NeuronScalar;
 
 /// Spike-driven calcium: the CaM → CaP → CaD cascade and the per-neuron CaSyn trace.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -52,15 +51,6 @@ impl CaParams {
         check_range(&format!("{at}.d_tau"), self.d_tau, 1.0, 1e4)?;
         check_range(&format!("{at}.syn_spike_g"), self.syn_spike_g, 0.0, 1e3)?;
         check_range(&format!("{at}.syn_tau"), self.syn_tau, 1.0, 1e4)
-    }
-
-    /// Advances the spike cascade and CaSyn by one cycle.
-    #[inline(always)]
-    pub fn update(&self, n: &mut NeuronScalar) {
-        n.ca_m += (self.spike_g * n.spike - n.ca_m) / self.m_tau;
-        n.ca_p += (n.ca_m - n.ca_p) / self.p_tau;
-        n.ca_d += (n.ca_p - n.ca_d) / self.d_tau;
-        n.ca_syn += (self.syn_spike_g * n.spike - n.ca_syn) / self.syn_tau;
     }
 }
 
@@ -107,16 +97,6 @@ impl LearnCaParams {
         check_range(&format!("{at}.m_tau"), self.m_tau, 1.0, 1e4)?;
         check_range(&format!("{at}.p_tau"), self.p_tau, 1.0, 1e4)?;
         check_range(&format!("{at}.d_tau"), self.d_tau, 1.0, 1e4)
-    }
-
-    /// Advances the learning-calcium cascade by one cycle, given this cycle's NMDA calcium.
-    #[inline(always)]
-    pub fn update(&self, n: &mut NeuronScalar, nmda_ca: f32) {
-        n.vgcc_ca_int += self.spike_vgcc_ca * n.spike - n.vgcc_ca_int / self.vgcc_tau;
-        let ca = (nmda_ca + n.vgcc_ca_int) / self.norm;
-        n.lca_m += (ca - n.lca_m) / self.m_tau;
-        n.lca_p += (n.lca_m - n.lca_p) / self.p_tau;
-        n.lca_d += (n.lca_p - n.lca_d) / self.d_tau;
     }
 }
 

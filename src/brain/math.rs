@@ -3,22 +3,26 @@
 /// `e^x` to within 1e-6 relative error for |x| ≤ 20 (1e-5 up to |x| = 87, where rounding
 /// `x·log2 e` to f32 dominates), branch-free so that loops over it vectorise.
 ///
-/// Splits `x·log2(e)` into an integer `n` (rounded with the 1.5·2^23 trick, which needs no SSE4.1
-/// `round` instruction) and a remainder in [−0.5, 0.5], evaluates 2^r with a degree-6 polynomial
-/// and scales by 2^n through the exponent bits. Inputs are clamped to [−87, 88].
+/// Splits `x·log2(e)` into an integer `n` and a remainder in [−0.5, 0.5], evaluates 2^r with a
+/// degree-6 polynomial and scales by 2^n through the exponent bits. Adding 1.5·2^23 rounds to an
+/// integer and leaves it in the low mantissa bits, so `n` comes from an integer subtraction of
+/// bit patterns: no float→int conversion (whose saturating semantics defeat vectorisation) and no
+/// SSE4.1 `round`. Inputs are clamped to [−87, 88].
 #[inline(always)]
 pub fn fast_exp(x: f32) -> f32 {
     const LOG2E: f32 = std::f32::consts::LOG2_E;
     const MAGIC: f32 = 12_582_912.0; // 1.5 · 2^23
     let t = x.clamp(-87.0, 88.0) * LOG2E;
-    let n = (t + MAGIC) - MAGIC;
+    let tm = t + MAGIC;
+    let n = tm - MAGIC;
+    let ni = (tm.to_bits() as i32).wrapping_sub(MAGIC.to_bits() as i32);
     let r = (t - n) * std::f32::consts::LN_2;
     // Taylor series of e^r, |r| ≤ 0.347.
     let p = 1.0
         + r * (1.0
             + r * (0.5
                 + r * (1.0 / 6.0 + r * (1.0 / 24.0 + r * (1.0 / 120.0 + r * (1.0 / 720.0))))));
-    let bits = ((n as i32 + 127) << 23) as u32;
+    let bits = ((ni + 127) << 23) as u32;
     f32::from_bits(bits) * p
 }
 

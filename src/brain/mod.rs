@@ -1,15 +1,27 @@
 //! The cortical learner: O'Reilly's temporal-derivative model in pure Rust (no Bevy, no Rapier).
 //!
 //! * [`neuron`]: AdEx spiking neurons with NMDA and GABA-B channels, in mV / nS / pF.
+//! * [`inhib`]: FS-FFFB inhibition per layer and pool.
 //! * [`kinase`]: calcium cascades and the kinase weight-change rules.
+//! * [`layer`], [`path`], [`network`]: layers, pathways and the theta-cycle API.
 //! * [`plasticity`]: the 25↔50 Hz slice protocol on one synapse.
 //!
 //! Parameters (serde structs with documented defaults) are kept apart from state, as in Axon.
 
+pub mod deep;
 pub mod error;
+pub mod inhib;
 pub mod kinase;
+pub mod layer;
 pub mod math;
+pub mod network;
 pub mod neuron;
+pub mod path;
 pub mod plasticity;
+pub mod simd;
+pub mod tasks;
 
 pub use error::{BrainError, Result};
+pub use layer::{LayerKind, LayerSpec, Shape};
+pub use network::{Network, NetworkSpec, Phase, ThetaParams};
+pub use path::{PathKind, PathSpec, Pattern};

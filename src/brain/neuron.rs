@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use super::error::{Result, check_pos, check_range};
 use super::kinase::{CaParams, LearnCaParams};
-use super::math::fast_exp;
+use super::simd::F8;
 
 /// Spiking and refractory parameters (Axon `SpikeParams`).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -222,119 +222,141 @@ impl Default for NeuronParams {
 const VM_MIN: f32 = -100.0;
 const VM_MAX: f32 = 0.0;
 
-/// One neuron's state, by value: what [`NeuronParams::cycle`] reads and writes.
+/// Neurons updated together by one call of the cycle kernel.
+pub const LANES: usize = 8;
+/// One value per lane.
+pub type V = F8;
+
+/// Per-cycle state of [`LANES`] neurons, one array per variable: the unit of work of
+/// [`NeuronParams::cycle`], written branch-free so the compiler can vectorise across lanes.
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
-pub struct NeuronScalar {
+pub struct Lanes {
     /// Somatic membrane potential, mV.
-    pub vm: f32,
+    pub vm: V,
     /// Dendritic membrane potential, mV.
-    pub vm_dend: f32,
+    pub vm_dend: V,
     /// Cycles since the last spike; −1 before the first spike.
-    pub isi: f32,
+    pub isi: V,
     /// Running average inter-spike interval; −1 until two spikes were seen.
-    pub isi_avg: f32,
+    pub isi_avg: V,
     /// 1 on a spiking cycle, else 0.
-    pub spike: f32,
+    pub spike: V,
     /// Rate-code activity in [0, 1] (statistics only).
-    pub act: f32,
+    pub act: V,
     /// Net current of the last integration step, pA (diagnostic).
-    pub inet: f32,
+    pub inet: V,
     /// AMPA conductance (normalised, ×gbar.e nS).
-    pub ge_syn: f32,
+    pub ge_syn: V,
     /// GABA-A conductance from synapses (normalised).
-    pub gi_syn: f32,
+    pub gi_syn: V,
     /// Total excitatory conductance used for Vm (normalised).
-    pub ge: f32,
+    pub ge: V,
     /// Total inhibitory conductance used for Vm (normalised).
-    pub gi: f32,
+    pub gi: V,
     /// NMDA synaptic activation.
-    pub gnmda_syn: f32,
+    pub gnmda_syn: V,
     /// GABA-B X state.
-    pub gabab_x: f32,
+    pub gabab_x: V,
     /// GABA-B M state.
-    pub gabab_m: f32,
-    /// Spike calcium cascade.
-    pub ca_m: f32,
+    pub gabab_m: V,
+    /// Spike calcium cascade M.
+    pub ca_m: V,
     /// Fast (CaMKII-like) spike calcium.
-    pub ca_p: f32,
+    pub ca_p: V,
     /// Slow (DAPK1-like) spike calcium.
-    pub ca_d: f32,
+    pub ca_d: V,
     /// Synaptic-credit calcium trace.
-    pub ca_syn: f32,
+    pub ca_syn: V,
     /// NMDA learning drive.
-    pub gnmda_lrn: f32,
+    pub gnmda_lrn: V,
     /// VGCC calcium integrator.
-    pub vgcc_ca_int: f32,
+    pub vgcc_ca_int: V,
     /// Learning calcium cascade M.
-    pub lca_m: f32,
+    pub lca_m: V,
     /// Learning calcium P (LTP side).
-    pub lca_p: f32,
+    pub lca_p: V,
     /// Learning calcium D (LTD side).
-    pub lca_d: f32,
+    pub lca_d: V,
     /// Phase-integrated activity.
-    pub act_int: f32,
+    pub act_int: V,
 }
 
-impl NeuronScalar {
-    /// A neuron at rest that has never spiked.
+/// Applies `$m!` to the list of per-cycle state variables (the fields of [`Lanes`]).
+macro_rules! lane_fields {
+    ($m:ident) => {
+        $m! {
+            vm, vm_dend, isi, isi_avg, spike, act, inet, ge_syn, gi_syn, ge, gi, gnmda_syn,
+            gabab_x, gabab_m, ca_m, ca_p, ca_d, ca_syn, gnmda_lrn, vgcc_ca_int, lca_m, lca_p,
+            lca_d, act_int
+        }
+    };
+}
+
+impl Lanes {
+    /// Every lane at rest, never having spiked.
     pub fn rest(p: &NeuronParams) -> Self {
         Self {
-            vm: p.erev.l,
-            vm_dend: p.erev.l,
-            isi: -1.0,
-            isi_avg: -1.0,
+            vm: F8::splat(p.erev.l),
+            vm_dend: F8::splat(p.erev.l),
+            isi: F8::splat(-1.0),
+            isi_avg: F8::splat(-1.0),
             ..Default::default()
         }
     }
 }
 
-/// Inputs to one neuron for one cycle.
+/// Inputs of one cycle for [`LANES`] neurons.
 #[derive(Clone, Copy, Debug, Default)]
-pub struct CycleIn {
-    /// Excitatory input arriving this cycle (normalised).
-    pub ge_raw: f32,
+pub struct LaneIn {
+    /// Excitatory synaptic input arriving this cycle (normalised).
+    pub ge_raw: V,
     /// Inhibitory synaptic input arriving this cycle (normalised).
-    pub gi_raw: f32,
-    /// Extra steady excitatory conductance (CT context), added to Ge without integration.
-    pub ge_extra: f32,
+    pub gi_raw: V,
     /// Pool (FS-FFFB) inhibition.
-    pub pool_gi: f32,
+    pub pool_gi: V,
     /// Pool slow inhibition, for the dendrite.
-    pub ss_gi: f32,
-    /// Clamped units: `Some(ge)` replaces the synaptic conductance.
-    pub clamp: Option<f32>,
+    pub ss_gi: V,
+    /// Clamped conductance; used where `clamped` is set, replacing the synaptic AMPA conductance.
+    pub clamp_ge: V,
+    /// 1 where the unit is clamped, else 0.
+    pub clamped: V,
     /// Current injected into the soma, pA (the plasticity protocol's patch-clamp drive).
-    pub inj: f32,
+    pub inj: V,
 }
 
-#[inline(always)]
-fn mg_g(v: f32, mg_c: f32) -> f32 {
-    // Jahr & Stevens magnesium block; zero drive at or above 0 mV.
-    if v >= 0.0 {
-        0.0
-    } else {
-        -v / (1.0 + (mg_c / 3.57) * fast_exp(-0.062 * v))
-    }
-}
-
-#[inline(always)]
-pub(crate) fn ca_from_v(v: f32) -> f32 {
-    // GHK-style driving force; the limit at 0 mV is 1/0.0756.
-    if v.abs() < 1e-3 {
-        1.0 / 0.0756
-    } else {
-        -v / (1.0 - fast_exp(0.0756 * v))
-    }
-}
-
-#[inline(always)]
-fn gabab_g_from_v(v: f32) -> f32 {
-    (v + 90.0) / (1.0 + fast_exp(0.1 * (v + 100.0)))
-}
-
-#[inline(always)]
-fn gabab_g_from_s(s: f32) -> f32 {
-    1.0 / (1.0 + fast_exp(-(10.0 * s - 7.1) / 1.4))
+/// Derived per-layer constants of the kernel: reciprocals of time constants and the like, so
+/// the inner loop multiplies instead of dividing.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct NeuronConsts {
+    ge_dt: f32,
+    gi_dt: f32,
+    nmda_dt: f32,
+    gabab_ddt: f32,
+    gabab_rdt: f32,
+    gabab_tau_fact: f32,
+    vm_dt: f32,
+    vm_dend_dt: f32,
+    lim: f32,
+    lim_dend: f32,
+    tr: f32,
+    r_dt: f32,
+    act_dt: f32,
+    rate_k: f32,
+    isi_dt: f32,
+    int_dt: f32,
+    ca_m_dt: f32,
+    ca_p_dt: f32,
+    ca_d_dt: f32,
+    ca_syn_dt: f32,
+    vgcc_dt: f32,
+    lca_norm: f32,
+    lca_m_dt: f32,
+    lca_p_dt: f32,
+    lca_d_dt: f32,
+    mg_k: f32,
+    nmda_on: f32,
+    inv_slope: f32,
+    vm_c: f32,
 }
 
 impl NeuronParams {
@@ -395,190 +417,154 @@ impl NeuronParams {
         Ok(())
     }
 
-    /// The GABA-B rise/decay normalisation factor, so that the M state peaks near X.
-    pub fn gabab_tau_fact(&self) -> f32 {
+    /// The kernel's derived constants.
+    pub fn consts(&self) -> NeuronConsts {
         let (r, d) = (self.gabab.rise, self.gabab.decay);
-        (d / r).powf(r / (d - r))
+        NeuronConsts {
+            ge_dt: 1.0 / self.ge_tau,
+            gi_dt: 1.0 / self.gi_tau,
+            nmda_dt: 1.0 / self.nmda.tau,
+            gabab_ddt: 1.0 / d,
+            gabab_rdt: 1.0 / r,
+            // Normalises the rise/decay pair so that M peaks near X.
+            gabab_tau_fact: (d / r).powf(r / (d - r)),
+            vm_dt: 1.0 / self.vm_c,
+            vm_dend_dt: 1.0 / self.vm_dend_c,
+            lim: 100.0 * self.vm_c,
+            lim_dend: 100.0 * self.vm_dend_c,
+            tr: self.spike.tr as f32,
+            r_dt: 1.0 / self.spike.r_tau,
+            // Act integrates toward the ISI rate at 100/VmC per cycle (Axon's constant).
+            act_dt: 100.0 / self.vm_c,
+            rate_k: 1000.0 / self.spike.max_hz,
+            isi_dt: 1.0 / self.spike.isi_tau,
+            int_dt: 1.0 / self.int_tau,
+            ca_m_dt: 1.0 / self.ca.m_tau,
+            ca_p_dt: 1.0 / self.ca.p_tau,
+            ca_d_dt: 1.0 / self.ca.d_tau,
+            ca_syn_dt: 1.0 / self.ca.syn_tau,
+            vgcc_dt: 1.0 / self.learn_ca.vgcc_tau,
+            lca_norm: 1.0 / self.learn_ca.norm,
+            lca_m_dt: 1.0 / self.learn_ca.m_tau,
+            lca_p_dt: 1.0 / self.learn_ca.p_tau,
+            lca_d_dt: 1.0 / self.learn_ca.d_tau,
+            mg_k: self.nmda.mg_c / 3.57,
+            nmda_on: if self.learn_ca.on { 1.0 } else { 0.0 },
+            inv_slope: 1.0 / self.spike.exp_slope,
+            vm_c: self.vm_c,
+        }
     }
 
-    /// One integration step of the soma: returns the new Vm and the net current (pA).
+    /// One full 1 ms cycle of [`LANES`] neurons: channels, soma and dendrite, spike, activity
+    /// and calcium. Branch-free: conditions are lane masks and `select`s.
     ///
-    /// `ge`, `gi`, `gk` are normalised conductances (multiplied by `gbar` here). While refractory
-    /// (`0 <= isi < tr`) Vm relaxes toward `vm_r` and lands on it exactly at the last refractory
-    /// cycle; otherwise it takes two half-steps of the conductance equation and then adds the AdEx
-    /// exponential current evaluated at the step's mean Vm. Both the conductance current and the
-    /// exponential current are clipped at ±100·VmC, which bounds a step to 100 mV. `inj` is an
-    /// injected current (pA) added to the conductance current.
+    /// Soma: while refractory (`0 ≤ isi < tr`) Vm relaxes toward `vm_r` and lands on it exactly
+    /// at the last refractory cycle (the reported Inet is then that step over VmDt); otherwise it
+    /// takes two half-steps of the conductance equation and then adds the AdEx exponential
+    /// current evaluated at the step's mean Vm. Conductance and exponential currents are each
+    /// clipped at ±100·VmC, bounding a step to 100 mV; Inet reports their sum. A spike is a
+    /// crossing of `exp_thr`; Vm is not reset on the spike cycle, the refractory period does it.
     #[inline(always)]
-    pub fn vm_step(
-        &self,
-        vm: f32,
-        isi: f32,
-        ge: f32,
-        gi: f32,
-        gk: f32,
-        inj: f32,
-    ) -> (f32, f32, f32) {
+    pub fn cycle(&self, k: &NeuronConsts, n: &mut Lanes, inp: &LaneIn, plus: bool) {
         let s = &self.spike;
-        let dt = 1.0 / self.vm_c;
-        let lim = 100.0 * self.vm_c;
-        let tr = s.tr as f32;
-        if isi >= 0.0 && isi < tr {
-            let dv = if isi >= tr - 1.0 {
-                s.vm_r - vm
-            } else {
-                (1.0 / s.r_tau) * (s.vm_r - vm)
-            };
-            return (vm + dv, dv / dt, 0.0);
-        }
-        let (ge, gi, gk) = (ge * self.gbar.e, gi * self.gbar.i, gk * self.gbar.k);
-        let gl = self.gbar.l;
-        let inet_at = |v: f32| {
-            (ge * (self.erev.e - v)
-                + gl * (self.erev.l - v)
-                + gi * (self.erev.i - v)
-                + gk * (self.erev.k - v)
-                + inj)
-                .clamp(-lim, lim)
-        };
-        let mut v = vm;
-        let mut inet = 0.0;
-        for _ in 0..2 {
-            inet = inet_at(v);
-            v = (v + 0.5 * dt * inet).clamp(VM_MIN, VM_MAX);
-        }
-        let exp_i =
-            (gl * s.exp_slope * fast_exp((0.5 * (v + vm) - s.thr) / s.exp_slope)).clamp(-lim, lim);
-        v = (v + dt * exp_i).clamp(VM_MIN, VM_MAX);
-        (v, inet + exp_i, exp_i)
-    }
-
-    /// The same integration for the dendrite, which never spikes and is not reset: it gets the
-    /// extra refractory leak, the slow pool inhibition and a fraction of the spike current.
-    #[inline(always)]
-    fn vm_dend_step(&self, vd: f32, refr: bool, ge: f32, gi: f32, gk: f32, exp_i: f32) -> f32 {
-        let dt = 1.0 / self.vm_dend_c;
-        let lim = 100.0 * self.vm_dend_c;
-        let gl = if refr {
-            self.gbar.l * (1.0 + self.dend.g_r)
-        } else {
-            self.gbar.l
-        };
-        let (ge, gi, gk) = (ge * self.gbar.e, gi * self.gbar.i, gk * self.gbar.k);
-        let mut v = vd;
-        for _ in 0..2 {
-            let inet = (ge * (self.erev.e - v)
-                + gl * (self.erev.l - v)
-                + gi * (self.erev.i - v)
-                + gk * (self.erev.k - v))
-                .clamp(-lim, lim);
-            v = (v + 0.5 * dt * inet).clamp(VM_MIN, VM_MAX);
-        }
-        (v + dt * self.dend.g_exp * exp_i).clamp(VM_MIN, VM_MAX)
-    }
-
-    /// Rate-code activity implied by an inter-spike interval of `isi` cycles.
-    #[inline(always)]
-    fn rate_from_isi(&self, isi: f32) -> f32 {
-        if isi <= 0.0 {
-            1.0
-        } else {
-            (1000.0 / (self.spike.max_hz * isi)).min(1.0)
-        }
-    }
-
-    /// Spike detection, ISI bookkeeping and the rate-code activity after the Vm update.
-    #[inline(always)]
-    pub fn spike_from_vm(&self, n: &mut NeuronScalar) {
-        let spiked = n.vm >= self.spike.exp_thr;
-        // Interval that sets the rate: the running average, or the silence since the last
-        // spike once that is longer (a known average only; a fresh average of 0 means "fast").
-        let isi_eff = if n.isi_avg >= 0.0 {
-            if n.isi_avg > 0.0 && n.isi > n.isi_avg {
-                n.isi
-            } else {
-                n.isi_avg
-            }
-        } else if n.isi >= 0.0 {
-            n.isi.max(1.0)
-        } else {
-            -1.0
-        };
-        if spiked {
-            if n.isi > 0.0 {
-                if n.isi_avg < 0.0 {
-                    n.isi_avg = n.isi;
-                } else {
-                    n.isi_avg += (n.isi - n.isi_avg) / self.spike.isi_tau;
-                }
-            }
-            n.isi = 0.0;
-            n.spike = 1.0;
-        } else {
-            n.spike = 0.0;
-            if n.isi >= 0.0 {
-                n.isi += 1.0;
-            }
-        }
-        let new_act = if isi_eff < 0.0 {
-            0.0
-        } else {
-            self.rate_from_isi(isi_eff)
-        };
-        n.act += (100.0 / self.vm_c) * (new_act - n.act);
-    }
-
-    /// One full 1 ms cycle of one neuron: channels, soma and dendrite, spike, activity, calcium.
-    #[inline(always)]
-    pub fn cycle(&self, n: &mut NeuronScalar, inp: &CycleIn, plus: bool) {
-        let ge_raw = match inp.clamp {
-            Some(g) => {
-                n.ge_syn = g;
-                g
-            }
-            None => {
-                n.ge_syn += inp.ge_raw - n.ge_syn / self.ge_tau;
-                inp.ge_raw
-            }
-        };
-        n.gi_syn += inp.gi_raw - n.gi_syn / self.gi_tau;
-        n.gnmda_syn += ge_raw - n.gnmda_syn / self.nmda.tau;
-        let mg = mg_g(n.vm_dend, self.nmda.mg_c);
+        let (ge_b, gl, gi_b, gk_b) = (self.gbar.e, self.gbar.l, self.gbar.i, self.gbar.k);
+        let (ee, el, ei, ek) = (self.erev.e, self.erev.l, self.erev.i, self.erev.k);
+        let int_dt = if plus { 3.0 * k.int_dt } else { k.int_dt };
+        // Channels. A clamp is a direct drive, not synaptic input: it sets the AMPA-like
+        // conductance but does not load NMDA (which would outlast the clamp by ~100 ms).
+        let ge_raw = inp.ge_raw;
+        let syn = n.ge_syn + ge_raw - n.ge_syn * k.ge_dt;
+        n.ge_syn = inp.clamped.gt(0.0).select(inp.clamp_ge, syn);
+        n.gi_syn += inp.gi_raw - n.gi_syn * k.gi_dt;
+        n.gnmda_syn += ge_raw - n.gnmda_syn * k.nmda_dt;
+        let vd = n.vm_dend;
+        // Jahr & Stevens magnesium block; no NMDA drive at or above 0 mV.
+        let mg = vd
+            .ge(0.0)
+            .select(0.0, -vd / (1.0 + k.mg_k * (-0.062 * vd).exp()));
         let gnmda = self.nmda.ge * mg * n.gnmda_syn;
         let gi = inp.pool_gi + n.gi_syn;
-        n.gabab_x += gabab_g_from_s(gi) - n.gabab_x / self.gabab.decay;
-        n.gabab_m += (self.gabab_tau_fact() * n.gabab_x - n.gabab_m) / self.gabab.rise;
-        let gk = self.gabab.gk * gabab_g_from_v(n.vm_dend) * (n.gabab_m + self.gabab.gbase);
-        let ge = n.ge_syn + inp.ge_extra + gnmda;
+        let g_from_s = 1.0 / (1.0 + ((7.1 - 10.0 * gi) * (1.0 / 1.4)).exp());
+        n.gabab_x += g_from_s - n.gabab_x * k.gabab_ddt;
+        n.gabab_m += (k.gabab_tau_fact * n.gabab_x - n.gabab_m) * k.gabab_rdt;
+        let g_from_v = (vd + 90.0) / (1.0 + (0.1 * (vd + 100.0)).exp());
+        let gk = self.gabab.gk * g_from_v * (n.gabab_m + self.gabab.gbase);
+        let ge = n.ge_syn + gnmda;
         n.ge = ge;
         n.gi = gi;
-        let refr = n.isi >= 0.0 && n.isi < self.spike.tr as f32;
-        let (vm, inet, exp_i) = self.vm_step(n.vm, n.isi, ge, gi, gk, inp.inj);
-        n.vm = vm;
-        n.inet = inet;
-        n.vm_dend = self.vm_dend_step(
-            n.vm_dend,
-            refr,
-            ge,
-            gi + self.dend.ss_gi * inp.ss_gi,
-            gk,
-            exp_i,
-        );
-        self.spike_from_vm(n);
-        self.ca.update(n);
-        let nmda_ca = if self.learn_ca.on {
-            n.gnmda_lrn += ge_raw - n.gnmda_lrn / self.nmda.tau;
-            self.nmda.ge * mg * n.gnmda_lrn * ca_from_v(n.vm_dend)
-        } else {
-            0.0
+        // Soma.
+        let vm0 = n.vm;
+        let isi = n.isi;
+        let refr = isi.ge(0.0).and(isi.lt(k.tr));
+        let dv_r = isi
+            .ge(k.tr - 1.0)
+            .select(s.vm_r - vm0, k.r_dt * (s.vm_r - vm0));
+        let (g_e, g_i, g_k) = (ge * ge_b, gi * gi_b, gk * gk_b);
+        let inet_at = |v: F8| {
+            (g_e * (ee - v) + gl * (el - v) + g_i * (ei - v) + g_k * (ek - v) + inp.inj)
+                .clamp(-k.lim, k.lim)
         };
-        self.learn_ca.update(n, nmda_ca);
-        let int_dt = if plus { 3.0 } else { 1.0 } / self.int_tau;
+        let i1 = inet_at(vm0);
+        let v1 = (vm0 + (0.5 * k.vm_dt) * i1).clamp(VM_MIN, VM_MAX);
+        let i2 = inet_at(v1);
+        let v2 = (v1 + (0.5 * k.vm_dt) * i2).clamp(VM_MIN, VM_MAX);
+        let exp_i = (gl * s.exp_slope * ((0.5 * (v2 + vm0) - s.thr) * k.inv_slope).exp())
+            .clamp(-k.lim, k.lim);
+        let v3 = (v2 + k.vm_dt * exp_i).clamp(VM_MIN, VM_MAX);
+        n.vm = refr.select(vm0 + dv_r, v3);
+        n.inet = refr.select(dv_r * k.vm_c, i2 + exp_i);
+        let exp_i = refr.select(0.0, exp_i);
+        // Dendrite: never spikes or resets; extra leak while refractory, the pool's slow
+        // inhibition, and a fraction of the spike current.
+        let gl_d = refr.select(gl * (1.0 + self.dend.g_r), gl);
+        let g_id = (gi + self.dend.ss_gi * inp.ss_gi) * gi_b;
+        let inet_d = |v: F8| {
+            (g_e * (ee - v) + gl_d * (el - v) + g_id * (ei - v) + g_k * (ek - v))
+                .clamp(-k.lim_dend, k.lim_dend)
+        };
+        let d1 = (vd + (0.5 * k.vm_dend_dt) * inet_d(vd)).clamp(VM_MIN, VM_MAX);
+        let d2 = (d1 + (0.5 * k.vm_dend_dt) * inet_d(d1)).clamp(VM_MIN, VM_MAX);
+        n.vm_dend = (d2 + (k.vm_dend_dt * self.dend.g_exp) * exp_i).clamp(VM_MIN, VM_MAX);
+        // Spike, ISI and rate-code activity. The rate comes from the running average ISI, or
+        // from the silence since the last spike once that is longer (when an average is known;
+        // a fresh average of 0 means "fast").
+        let spiked = n.vm.ge(s.exp_thr);
+        let avg = n.isi_avg;
+        let known = avg.gt(0.0).and(isi.gt(avg)).select(isi, avg);
+        let unknown = isi.ge(0.0).select(isi.max(1.0), -1.0);
+        let isi_eff = avg.ge(0.0).select(known, unknown);
+        let new_avg = avg.lt(0.0).select(isi, avg + (isi - avg) * k.isi_dt);
+        n.isi_avg = spiked.and(isi.gt(0.0)).select(new_avg, avg);
+        n.isi = spiked.select(0.0, isi.ge(0.0).select(isi + 1.0, isi));
+        let spike = spiked.as_f8();
+        n.spike = spike;
+        let rate = isi_eff.le(0.0).select(1.0, (k.rate_k / isi_eff).min(1.0));
+        let new_act = isi_eff.lt(0.0).select(0.0, rate);
+        n.act += k.act_dt * (new_act - n.act);
+        // Spike calcium cascade and the synaptic-credit trace.
+        n.ca_m += (self.ca.spike_g * spike - n.ca_m) * k.ca_m_dt;
+        n.ca_p += (n.ca_m - n.ca_p) * k.ca_p_dt;
+        n.ca_d += (n.ca_p - n.ca_d) * k.ca_d_dt;
+        n.ca_syn += (self.ca.syn_spike_g * spike - n.ca_syn) * k.ca_syn_dt;
+        // Learning calcium: NMDA at the dendrite (GHK-style driving force, whose limit at 0 mV
+        // is 1/0.0756) plus VGCC per spike.
+        n.gnmda_lrn += ge_raw - n.gnmda_lrn * k.nmda_dt;
+        let den = 1.0 - (0.0756 * vd).exp();
+        let ca_v = vd
+            .abs()
+            .lt(1e-3)
+            .select(1.0 / 0.0756, -vd / den.abs().lt(1e-6).select(1.0, den));
+        let nmda_ca = (k.nmda_on * self.nmda.ge) * mg * n.gnmda_lrn * ca_v;
+        n.vgcc_ca_int += self.learn_ca.spike_vgcc_ca * spike - n.vgcc_ca_int * k.vgcc_dt;
+        let ca = (nmda_ca + n.vgcc_ca_int) * k.lca_norm;
+        n.lca_m += (ca - n.lca_m) * k.lca_m_dt;
+        n.lca_p += (n.lca_m - n.lca_p) * k.lca_p_dt;
+        n.lca_d += (n.lca_p - n.lca_d) * k.lca_d_dt;
         n.act_int += int_dt * (n.act - n.act_int);
     }
 }
 
-/// Structure-of-arrays state for all neurons of a network (indices are global).
+/// State of all neurons of a network (indices are global), one array per variable.
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct Neurons {
     /// Somatic membrane potential, mV.
@@ -593,6 +579,8 @@ pub struct Neurons {
     pub spike: Vec<f32>,
     /// Rate-code activity.
     pub act: Vec<f32>,
+    /// Net current of the last cycle, pA.
+    pub inet: Vec<f32>,
     /// AMPA conductance.
     pub ge_syn: Vec<f32>,
     /// GABA-A synaptic conductance.
@@ -601,8 +589,6 @@ pub struct Neurons {
     pub ge: Vec<f32>,
     /// Total Gi of the last cycle.
     pub gi: Vec<f32>,
-    /// Excitatory input of the last cycle (feeds feedforward inhibition).
-    pub ge_raw: Vec<f32>,
     /// NMDA activation.
     pub gnmda_syn: Vec<f32>,
     /// GABA-B X.
@@ -629,6 +615,8 @@ pub struct Neurons {
     pub lca_d: Vec<f32>,
     /// Phase-integrated activity.
     pub act_int: Vec<f32>,
+    /// Excitatory input of the last cycle (feeds feedforward inhibition).
+    pub ge_raw: Vec<f32>,
     /// ActInt at the end of the minus phase.
     pub act_m: Vec<f32>,
     /// ActInt at the end of the plus phase.
@@ -643,13 +631,13 @@ pub struct Neurons {
     pub burst_prv: Vec<f32>,
     /// CT context conductance held through the theta cycle.
     pub ctxt_ge: Vec<f32>,
-    /// CT context accumulated during the current cycle, latched at its end.
+    /// CT context accumulated at the end of the current cycle.
     pub ctxt_ge_raw: Vec<f32>,
-    /// External input (clamped value), NaN-free; meaningful where `has_ext` is set.
+    /// External input (clamped value) of input and target units.
     pub ext: Vec<f32>,
-    /// Long-run average activity (trials), for synaptic scaling.
+    /// Long-run average minus-phase activity (theta cycles), for synaptic scaling.
     pub act_avg: Vec<f32>,
-    /// Per-neuron target activity relative to the pool mean.
+    /// Per-neuron target activity relative to its pool's mean.
     pub trg_avg: Vec<f32>,
     /// Accumulated change of `trg_avg` since the last slow update.
     pub dtrg_avg: Vec<f32>,
@@ -657,63 +645,101 @@ pub struct Neurons {
     pub bins: Vec<f32>,
 }
 
-macro_rules! neuron_fields {
-    ($m:ident) => {
-        $m!(
-            vm,
-            vm_dend,
-            isi,
-            isi_avg,
-            spike,
-            act,
-            ge_syn,
-            gi_syn,
-            ge,
-            gi,
-            gnmda_syn,
-            gabab_x,
-            gabab_m,
-            ca_m,
-            ca_p,
-            ca_d,
-            ca_syn,
-            gnmda_lrn,
-            vgcc_ca_int,
-            lca_m,
-            lca_p,
-            lca_d,
-            act_int
-        )
+macro_rules! def_slices {
+    ($($f:ident),*) => {
+        /// Mutable views of the per-cycle state of a contiguous range of neurons.
+        pub(crate) struct LaneSlices<'a> {
+            $(pub $f: &'a mut [f32],)*
+        }
+
+        impl<'a> LaneSlices<'a> {
+            /// Views neurons `r` of `n`.
+            pub fn of(n: &'a mut Neurons, r: std::ops::Range<usize>) -> Self {
+                Self { $($f: &mut n.$f[r.clone()],)* }
+            }
+
+            /// Splits into `[0, mid)` and `[mid, len)`.
+            pub fn split_at(self, mid: usize) -> (Self, Self) {
+                $(let $f = self.$f.split_at_mut(mid);)*
+                (Self { $($f: $f.0,)* }, Self { $($f: $f.1,)* })
+            }
+
+            /// Loads `len ≤ LANES` neurons from local index `i`; other lanes keep `fill`.
+            #[inline(always)]
+            pub fn load(&self, i: usize, len: usize, fill: &Lanes) -> Lanes {
+                let mut x = *fill;
+                if len == LANES {
+                    $(x.$f.0.copy_from_slice(&self.$f[i..i + LANES]);)*
+                } else {
+                    $(x.$f.0[..len].copy_from_slice(&self.$f[i..i + len]);)*
+                }
+                x
+            }
+
+            /// Stores the first `len` lanes back at local index `i`.
+            #[inline(always)]
+            pub fn store(&mut self, i: usize, len: usize, x: &Lanes) {
+                if len == LANES {
+                    $(self.$f[i..i + LANES].copy_from_slice(&x.$f.0);)*
+                } else {
+                    $(self.$f[i..i + len].copy_from_slice(&x.$f.0[..len]);)*
+                }
+            }
+
+            /// Number of neurons viewed.
+            pub fn len(&self) -> usize {
+                self.vm.len()
+            }
+        }
+
+        impl Neurons {
+            /// Appends `n` neurons at rest with `bins` trace bins each.
+            pub fn push_rest(&mut self, p: &NeuronParams, n: usize, bins: usize) {
+                let r = Lanes::rest(p);
+                $(self.$f.resize(self.$f.len() + n, r.$f.0[0]);)*
+                for v in [
+                    &mut self.ge_raw,
+                    &mut self.act_m,
+                    &mut self.act_p,
+                    &mut self.ca_p_m,
+                    &mut self.rl_rate,
+                    &mut self.burst,
+                    &mut self.burst_prv,
+                    &mut self.ctxt_ge,
+                    &mut self.ctxt_ge_raw,
+                    &mut self.ext,
+                    &mut self.dtrg_avg,
+                ] {
+                    v.resize(v.len() + n, 0.0);
+                }
+                self.act_avg.resize(self.act_avg.len() + n, 0.1);
+                self.trg_avg.resize(self.trg_avg.len() + n, 1.0);
+                self.bins.resize(self.bins.len() + n * bins, 0.0);
+            }
+
+            /// Resets neurons `r` to rest as far as `act` and `glong` say (fractions in [0, 1]).
+            pub fn decay(&mut self, p: &NeuronParams, r: std::ops::Range<usize>, act: f32, glong: f32) {
+                for i in r {
+                    if act > 0.0 {
+                        self.vm[i] -= act * (self.vm[i] - p.erev.l);
+                        self.vm_dend[i] -= act * (self.vm_dend[i] - p.erev.l);
+                        self.act[i] -= act * self.act[i];
+                        self.ge_syn[i] -= act * self.ge_syn[i];
+                        self.gi_syn[i] -= act * self.gi_syn[i];
+                    }
+                    if glong > 0.0 {
+                        self.gnmda_syn[i] -= glong * self.gnmda_syn[i];
+                        self.gabab_x[i] -= glong * self.gabab_x[i];
+                        self.gabab_m[i] -= glong * self.gabab_m[i];
+                    }
+                }
+            }
+        }
     };
 }
+lane_fields!(def_slices);
 
 impl Neurons {
-    /// Appends `n` neurons at rest.
-    pub fn push_rest(&mut self, p: &NeuronParams, n: usize, bins: usize) {
-        let r = NeuronScalar::rest(p);
-        for _ in 0..n {
-            self.store(self.vm.len(), &r, true);
-        }
-        for v in [
-            &mut self.ge_raw,
-            &mut self.act_m,
-            &mut self.act_p,
-            &mut self.ca_p_m,
-            &mut self.rl_rate,
-            &mut self.burst,
-            &mut self.burst_prv,
-            &mut self.ctxt_ge,
-            &mut self.ctxt_ge_raw,
-            &mut self.ext,
-            &mut self.dtrg_avg,
-        ] {
-            v.resize(v.len() + n, 0.0);
-        }
-        self.act_avg.resize(self.act_avg.len() + n, 0.1);
-        self.trg_avg.resize(self.trg_avg.len() + n, 1.0);
-        self.bins.resize(self.bins.len() + n * bins, 0.0);
-    }
-
     /// Number of neurons.
     pub fn len(&self) -> usize {
         self.vm.len()
@@ -722,22 +748,6 @@ impl Neurons {
     /// True when there are no neurons.
     pub fn is_empty(&self) -> bool {
         self.vm.is_empty()
-    }
-
-    /// Copies neuron `i` out into a scalar.
-    #[inline(always)]
-    pub fn load(&self, i: usize) -> NeuronScalar {
-        let mut s = NeuronScalar::default();
-        macro_rules! ld { ($($f:ident),*) => { $( s.$f = self.$f[i]; )* } }
-        neuron_fields!(ld);
-        s
-    }
-
-    /// Writes a scalar back to neuron `i` (or appends it when `push`).
-    #[inline(always)]
-    pub fn store(&mut self, i: usize, s: &NeuronScalar, push: bool) {
-        macro_rules! st { ($($f:ident),*) => { $( if push { self.$f.push(s.$f) } else { self.$f[i] = s.$f } )* } }
-        neuron_fields!(st);
     }
 }
 
@@ -753,10 +763,14 @@ mod tests {
         }
     }
 
-    /// Axon `TestActUpdate` vectors (reference §11.1).
+    /// Axon `TestActUpdate` vectors (reference §11.1), through the network's own kernel with
+    /// only AMPA conductance (NMDA and GABA-B off, no inhibition), as in that test.
     #[test]
     fn single_neuron_reference_vectors() {
-        let p = NeuronParams::default();
+        let mut p = NeuronParams::default();
+        p.nmda.ge = 0.0;
+        p.gabab.gk = 0.0;
+        let k = p.consts();
         let incs = [0.01, 0.02, 0.03, 0.04, 0.05, 0.1, 0.2, 0.3, 0.2];
         let ge_e = [
             0.01, 0.038, 0.0904, 0.17232, 0.287856, 0.48028478, 0.8342278, 1.4173822, 2.083906,
@@ -773,32 +787,32 @@ mod tests {
             0.3558719, 0.585099, 0.7327506, 0.82785714, 0.88911796, 0.9285778, 0.9539949,
             0.97036684, 0.98091245,
         ];
-        let mut n = NeuronScalar::default(); // all zero: Vm = 0, ISI = 0
-        let mut ge_raw = 0.0f32;
-        let mut ge_syn = 0.0f32;
-        for k in 0..9 {
-            ge_raw += incs[k];
-            ge_syn = ge_syn + ge_raw - ge_syn / p.ge_tau;
-            let (vm, inet, _) = p.vm_step(n.vm, n.isi, ge_syn, 0.0, 0.0, 0.0);
-            n.vm = vm;
-            p.spike_from_vm(&mut n);
-            assert!(rel_close(ge_syn, ge_e[k], 1e-4), "Ge step {k}: {ge_syn}");
+        let mut n = Lanes::default(); // all zero: Vm = 0, ISI = 0
+        let mut inp = LaneIn::default();
+        for step in 0..9 {
+            // GeRaw accumulates the increments.
+            inp.ge_raw.0[0] += incs[step];
+            p.cycle(&k, &mut n, &inp, false);
             assert!(
-                rel_close(vm, vm_e[k], 1e-4),
-                "Vm step {k}: {vm} vs {}",
-                vm_e[k]
+                rel_close(n.ge.0[0], ge_e[step], 1e-4),
+                "Ge {step}: {}",
+                n.ge.0[0]
             );
             assert!(
-                rel_close(inet, inet_e[k], 1e-4),
-                "Inet step {k}: {inet} vs {}",
-                inet_e[k]
+                rel_close(n.vm.0[0], vm_e[step], 1e-4),
+                "Vm {step}: {}",
+                n.vm.0[0]
             );
-            assert_eq!(n.spike == 1.0, k == 7, "spike at step {k}");
             assert!(
-                rel_close(n.act, act_e[k], 1e-4),
-                "Act step {k}: {} vs {}",
-                n.act,
-                act_e[k]
+                rel_close(n.inet.0[0], inet_e[step], 1e-4),
+                "Inet {step}: {}",
+                n.inet.0[0]
+            );
+            assert_eq!(n.spike.0[0] == 1.0, step == 7, "spike at step {step}");
+            assert!(
+                rel_close(n.act.0[0], act_e[step], 1e-4),
+                "Act {step}: {}",
+                n.act.0[0]
             );
         }
     }
@@ -806,25 +820,26 @@ mod tests {
     #[test]
     fn resting_neuron_stays_silent_and_driven_neuron_fires() {
         let p = NeuronParams::default();
-        let mut n = NeuronScalar::rest(&p);
-        let inp = CycleIn::default();
+        let k = p.consts();
+        let mut n = Lanes::rest(&p);
+        let idle = LaneIn::default();
         for _ in 0..200 {
-            p.cycle(&mut n, &inp, false);
-            assert_eq!(n.spike, 0.0);
+            p.cycle(&k, &mut n, &idle, false);
+            assert_eq!(n.spike.0[0], 0.0);
         }
         // GABA-B's baseline conductance pulls rest slightly below E_L toward E_K.
-        assert!((n.vm - p.erev.l).abs() < 2.0, "rest Vm {}", n.vm);
-        let drive = CycleIn {
-            clamp: Some(0.5),
-            ..Default::default()
-        };
+        assert!((n.vm.0[0] - p.erev.l).abs() < 2.0, "rest Vm {}", n.vm.0[0]);
+        let mut drive = LaneIn::default();
+        drive.clamped.0[0] = 1.0;
+        drive.clamp_ge.0[0] = 0.5;
         let mut spikes = 0;
         for _ in 0..200 {
-            p.cycle(&mut n, &drive, false);
-            spikes += n.spike as i32;
+            p.cycle(&k, &mut n, &drive, false);
+            spikes += n.spike.0[0] as i32;
+            assert_eq!(n.spike.0[1], 0.0, "lanes are independent");
         }
         assert!(spikes > 5, "driven neuron spiked {spikes} times in 200 ms");
-        assert!(n.ca_p > 0.0 && n.lca_p > 0.0 && n.act > 0.1);
+        assert!(n.ca_p.0[0] > 0.0 && n.lca_p.0[0] > 0.0 && n.act.0[0] > 0.1);
     }
 
     #[test]

@@ -19,7 +19,7 @@ use serde::{Deserialize, Serialize};
 use super::error::{BrainError, Result, check_range};
 use super::kinase::{SynCaBins, dwt_hidden, lwt_from, soft_bound, wt_from};
 use super::math::mean_sem;
-use super::neuron::{CycleIn, NeuronParams, NeuronScalar};
+use super::neuron::{LaneIn, Lanes, NeuronParams};
 
 /// Settings of one protocol run.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -123,7 +123,10 @@ impl Protocol {
         let lwt0 = lwt_from(self.wt0, swt);
         let wt = wt_from(swt, lwt0);
         let mut final_wt = wt;
-        let (mut pre, mut post) = (NeuronScalar::rest(&p), NeuronScalar::rest(&p));
+        // Lane 0 is the presynaptic neuron, lane 1 the postsynaptic one.
+        let k = p.consts();
+        let mut cells = Lanes::rest(&p);
+        let (pre, post) = (0, 1);
         let mut ring = [0.0f32; 3];
         let (mut sb, mut rb) = (vec![0.0f32; nb], vec![0.0f32; nb]);
         let mut dws = Vec::with_capacity(self.trials);
@@ -146,31 +149,19 @@ impl Protocol {
                 let slot = t % ring.len();
                 let ge_in = ring[slot];
                 ring[slot] = 0.0;
-                p.cycle(
-                    &mut pre,
-                    &CycleIn {
-                        inj: ipre,
-                        ..Default::default()
-                    },
-                    plus,
-                );
-                p.cycle(
-                    &mut post,
-                    &CycleIn {
-                        ge_raw: ge_in,
-                        inj: ipost,
-                        ..Default::default()
-                    },
-                    plus,
-                );
-                if pre.spike > 0.0 {
+                let mut inp = LaneIn::default();
+                inp.inj.0[pre] = ipre;
+                inp.inj.0[post] = ipost;
+                inp.ge_raw.0[post] = ge_in;
+                p.cycle(&k, &mut cells, &inp, plus);
+                if cells.spike.0[pre] > 0.0 {
                     // Arrives after the 2-cycle synaptic delay (3 cycles after the spike).
                     ring[(t + 3) % ring.len()] += self.syn_g * wt;
                 }
                 let b = c / bin_cycles;
-                sb[b] += pre.ca_syn / bin_cycles as f32;
-                rb[b] += post.ca_syn / bin_cycles as f32;
-                if trial >= self.warmup && post.spike > 0.0 {
+                sb[b] += cells.ca_syn.0[pre] / bin_cycles as f32;
+                rb[b] += cells.ca_syn.0[post] / bin_cycles as f32;
+                if trial >= self.warmup && cells.spike.0[post] > 0.0 {
                     if plus {
                         post_p += 1;
                     } else {
@@ -179,8 +170,9 @@ impl Protocol {
                 }
                 t += 1;
             }
-            let tr = bins.credit(&rb, &sb, post.ca_syn, pre.ca_syn);
-            let dwt = soft_bound(dwt_hidden(tr, post.lca_p, post.lca_d), lwt0);
+            let tr = bins.credit(&rb, &sb, cells.ca_syn.0[post], cells.ca_syn.0[pre]);
+            let err = (cells.lca_p.0[post], cells.lca_d.0[post]);
+            let dwt = soft_bound(dwt_hidden(tr, err.0, err.1), lwt0);
             let new_lwt = (lwt0 + self.lrate * dwt).clamp(0.0, 1.0);
             if trial >= self.warmup {
                 dws.push((wt_from(swt, new_lwt) - wt) as f64);

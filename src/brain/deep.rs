@@ -1,0 +1,166 @@
+//! The deep predictive circuit: Super (layer 2/3) and CT (layer 6) layers and a pulvinar that
+//! predicts a sensory input layer, built in one call.
+//!
+//! ```text
+//!   Input ──► Super ──ctxt──► CT ──► InputP (pulvinar; driven by Input in the plus phase)
+//!   Action ──► Super, CT          CT ──ctxt──► CT (self context)
+//!   InputP ──► Super, CT (feedback)
+//! ```
+
+use serde::{Deserialize, Serialize};
+
+use super::layer::{LayerKind, LayerSpec, Shape};
+use super::network::{NetworkSpec, ThetaParams};
+use super::path::{PathKind, PathSpec, Pattern};
+
+/// Options of [`deep_predictive`], with defaults tuned for small sensory streams.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DeepOpts {
+    /// Name of the sensory input (driver) layer; its pulvinar is named with a `P` suffix.
+    pub input: String,
+    /// Name of the hidden Super layer; its CT layer gets a `CT` suffix.
+    pub hidden: String,
+    /// Super and CT shape.
+    pub hidden_shape: Shape,
+    /// Name of the action (efference copy) layer, if any.
+    pub action: String,
+    /// Units of the action layer (0 = none).
+    pub action_units: usize,
+    /// Theta timing.
+    pub theta: ThetaParams,
+    /// Inhibition gain of Super. Default 1.1.
+    pub super_gi: f32,
+    /// Inhibition gain of CT. Default 2.2 (Axon's CT default).
+    pub ct_gi: f32,
+    /// Inhibition gain of the pulvinar. Default 0.9.
+    pub pulv_gi: f32,
+    /// Inhibition gain of the input layer. Default 0.9.
+    pub input_gi: f32,
+    /// CT context gain (Axon's presets: 1 fast/long, 2 medium). Default 2.
+    pub ct_gain: f32,
+    /// CT context decay within a cycle, cycles (0 = none). Default 50.
+    pub ct_decay_tau: f32,
+    /// CT self-context pathway (temporal integration over several cycles). Default true.
+    pub ct_self: bool,
+    /// Relative strength of pulvinar → Super/CT feedback. Default 0.1.
+    pub pulv_back_rel: f32,
+    /// Pulvinar drive scale. Default 0.2 (deep_fsa).
+    pub drive_scale: f32,
+    /// Learning rate of ordinary pathways. Default 0.03 (deep_fsa).
+    pub lrate: f32,
+    /// Learning rate of context pathways. Default 0.02 (deep_fsa).
+    pub ctxt_lrate: f32,
+    /// Expected activity of the input layer. Default 0.15.
+    pub input_nominal: f32,
+    /// Weight seed.
+    pub seed: u64,
+}
+
+impl Default for DeepOpts {
+    fn default() -> Self {
+        Self {
+            input: "Input".into(),
+            hidden: "Hidden".into(),
+            hidden_shape: Shape::d2(10, 10),
+            action: "Action".into(),
+            action_units: 0,
+            theta: ThetaParams::default(),
+            super_gi: 1.1,
+            ct_gi: 2.2,
+            pulv_gi: 0.9,
+            input_gi: 0.9,
+            ct_gain: 2.0,
+            ct_decay_tau: 50.0,
+            ct_self: true,
+            pulv_back_rel: 0.1,
+            drive_scale: 0.2,
+            lrate: 0.03,
+            ctxt_lrate: 0.02,
+            input_nominal: 0.15,
+            seed: 0,
+        }
+    }
+}
+
+/// Builds Input → Super/CT → InputP (and an optional action layer) as a [`NetworkSpec`].
+pub fn deep_predictive(input_shape: Shape, o: &DeepOpts) -> NetworkSpec {
+    let ct_name = format!("{}CT", o.hidden);
+    let p_name = format!("{}P", o.input);
+    let mut input = LayerSpec::new(&o.input, LayerKind::Input, input_shape);
+    input.inhib.gi = o.input_gi;
+    input.neuron.clamp_ge = 1.5;
+    input.act_nominal = o.input_nominal;
+    let mut sup = LayerSpec::new(&o.hidden, LayerKind::Super, o.hidden_shape);
+    sup.inhib.gi = o.super_gi;
+    let mut ct = LayerSpec::new(&ct_name, LayerKind::Ct, o.hidden_shape);
+    ct.inhib.gi = o.ct_gi;
+    ct.ct.ge_gain = o.ct_gain;
+    ct.ct.decay_tau = o.ct_decay_tau;
+    let mut pulv = LayerSpec::new(
+        &p_name,
+        LayerKind::Pulvinar {
+            driver: o.input.clone(),
+        },
+        input_shape,
+    );
+    pulv.inhib.gi = o.pulv_gi;
+    pulv.pulv.drive_scale = o.drive_scale;
+    pulv.act_nominal = o.input_nominal;
+    // Deep layers carry state across theta cycles: no decay at the cycle boundary.
+    for l in [&mut sup, &mut ct, &mut pulv] {
+        l.neuron.decay.act = 0.0;
+        l.neuron.decay.glong = 0.0;
+    }
+    let mut layers = vec![input, sup, ct, pulv];
+    let (inp, hid, lr, cl) = (o.input.as_str(), o.hidden.as_str(), o.lrate, o.ctxt_lrate);
+    let mut paths = vec![
+        PathSpec::new(inp, hid, PathKind::Forward, Pattern::Full).lrate(lr),
+        PathSpec::new(hid, &ct_name, PathKind::CtCtxt, Pattern::Full).lrate(cl),
+        PathSpec::new(&ct_name, &p_name, PathKind::Forward, Pattern::Full).lrate(lr),
+        PathSpec::new(&p_name, hid, PathKind::Back, Pattern::Full)
+            .rel(o.pulv_back_rel)
+            .lrate(lr),
+        PathSpec::new(&p_name, &ct_name, PathKind::Back, Pattern::Full)
+            .rel(o.pulv_back_rel)
+            .lrate(lr),
+    ];
+    if o.ct_self {
+        paths.push(PathSpec::new(&ct_name, &ct_name, PathKind::CtCtxt, Pattern::Full).lrate(cl));
+    }
+    if o.action_units > 0 {
+        let mut act = LayerSpec::new(&o.action, LayerKind::Input, Shape::d2(1, o.action_units));
+        act.neuron.clamp_ge = 1.5;
+        act.act_nominal = 1.0 / o.action_units as f32;
+        layers.insert(1, act);
+        paths.push(PathSpec::new(&o.action, hid, PathKind::Forward, Pattern::Full).lrate(lr));
+        paths.push(PathSpec::new(&o.action, &ct_name, PathKind::Forward, Pattern::Full).lrate(lr));
+    }
+    NetworkSpec {
+        layers,
+        paths,
+        theta: o.theta.clone(),
+        seed: o.seed,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::brain::Network;
+
+    #[test]
+    fn builds_a_valid_circuit_with_and_without_action() {
+        let spec = deep_predictive(Shape::d2(4, 4), &DeepOpts::default());
+        assert_eq!(spec.layers.len(), 4);
+        let net = Network::new(spec).unwrap();
+        assert!(net.layer_index("InputP").is_ok() && net.layer_index("HiddenCT").is_ok());
+        let o = DeepOpts {
+            action_units: 5,
+            ..Default::default()
+        };
+        let net = Network::new(deep_predictive(Shape::d2(4, 4), &o)).unwrap();
+        assert_eq!(net.layers.len(), 5);
+        assert!(net.num_synapses() > 0);
+    }
+}

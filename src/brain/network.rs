@@ -1,0 +1,1086 @@
+//! A network of layers and pathways, driven one theta cycle at a time.
+//!
+//! ```text
+//! start_theta → set_input(…) → run_minus → prediction(…) → apply_outcome(…) → run_plus → learn
+//! ```
+
+use std::path::Path as FsPath;
+
+use rand::SeedableRng;
+use rand::seq::SliceRandom;
+use rand_chacha::ChaCha8Rng;
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use super::error::{BrainError, Result, check_finite};
+use super::inhib::InhibState;
+use super::kinase::{SynCaBins, lwt_from, wt_from};
+use super::layer::{Layer, LayerKind, LayerSpec};
+use super::neuron::{LANES, LaneIn, LaneSlices, Lanes, NeuronConsts, Neurons};
+use super::path::{LearnCtx, Path, PathKind, PathSpec};
+use super::simd::F8;
+
+/// Timing of the theta cycle.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ThetaParams {
+    /// Minus-phase (prediction) cycles, 1 ms each. Default 150.
+    pub minus_cycles: usize,
+    /// Plus-phase (outcome) cycles. Default 50.
+    pub plus_cycles: usize,
+    /// Cycles averaged into one CaSyn bin for the synaptic trace. Default 10.
+    pub bin_cycles: usize,
+    /// Synaptic delay in cycles beyond the next one (2 ⇒ a spike arrives 3 ms later). Default 2.
+    pub delay: usize,
+    /// Theta cycles between slow adaptations (SWt, synaptic scaling); 0 = never. Default 100.
+    pub slow_interval: usize,
+}
+
+impl Default for ThetaParams {
+    fn default() -> Self {
+        Self {
+            minus_cycles: 150,
+            plus_cycles: 50,
+            bin_cycles: 10,
+            delay: 2,
+            slow_interval: 100,
+        }
+    }
+}
+
+impl ThetaParams {
+    /// Cycles per theta cycle.
+    pub fn total(&self) -> usize {
+        self.minus_cycles + self.plus_cycles
+    }
+
+    /// CaSyn bins per theta cycle.
+    pub fn bins(&self) -> usize {
+        self.total().div_ceil(self.bin_cycles)
+    }
+
+    /// Checks every field.
+    pub fn validate(&self) -> Result<()> {
+        let bad = |f: &str, v: usize, why: &str| {
+            Err(BrainError::InvalidParam {
+                field: format!("theta.{f}"),
+                value: v.to_string(),
+                reason: why.into(),
+            })
+        };
+        if self.minus_cycles == 0 || self.minus_cycles > 10_000 {
+            return bad("minus_cycles", self.minus_cycles, "must be in 1..=10000");
+        }
+        if self.plus_cycles == 0 || self.plus_cycles > 10_000 {
+            return bad("plus_cycles", self.plus_cycles, "must be in 1..=10000");
+        }
+        if self.bin_cycles == 0 || self.bin_cycles > self.total() {
+            return bad("bin_cycles", self.bin_cycles, "must be in 1..=cycle length");
+        }
+        if self.delay > 32 {
+            return bad("delay", self.delay, "must be ≤ 32");
+        }
+        Ok(())
+    }
+}
+
+/// Everything needed to build a network: layers, pathways, timing and seed. Loadable from RON.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NetworkSpec {
+    /// Layers, in update order.
+    pub layers: Vec<LayerSpec>,
+    /// Pathways.
+    pub paths: Vec<PathSpec>,
+    /// Theta-cycle timing.
+    #[serde(default)]
+    pub theta: ThetaParams,
+    /// Seed of the weight initialisation.
+    #[serde(default)]
+    pub seed: u64,
+}
+
+impl NetworkSpec {
+    /// Parses a RON text; errors name `origin`, line and column.
+    pub fn from_ron(text: &str, origin: &str) -> Result<Self> {
+        let spec: Self = ron::from_str(text).map_err(|e| BrainError::Config {
+            path: origin.to_string(),
+            line: e.position.line,
+            col: e.position.col,
+            msg: e.code.to_string(),
+        })?;
+        spec.validate()?;
+        Ok(spec)
+    }
+
+    /// Serialises to pretty RON.
+    pub fn to_ron(&self) -> String {
+        ron::ser::to_string_pretty(self, ron::ser::PrettyConfig::default())
+            .unwrap_or_else(|e| format!("/* {e} */"))
+    }
+
+    /// Index of the layer named `name`.
+    pub fn layer(&self, name: &str) -> Option<usize> {
+        self.layers.iter().position(|l| l.name == name)
+    }
+
+    /// Checks the whole specification.
+    pub fn validate(&self) -> Result<()> {
+        self.theta.validate()?;
+        if self.layers.is_empty() {
+            return Err(BrainError::InvalidParam {
+                field: "layers".into(),
+                value: "[]".into(),
+                reason: "a network needs at least one layer".into(),
+            });
+        }
+        for (i, l) in self.layers.iter().enumerate() {
+            l.validate()?;
+            if self.layers[..i].iter().any(|o| o.name == l.name) {
+                return Err(BrainError::InvalidParam {
+                    field: format!("layers.{}", l.name),
+                    value: l.name.clone(),
+                    reason: "layer names must be unique".into(),
+                });
+            }
+            if let LayerKind::Pulvinar { driver } = &l.kind {
+                let d = self
+                    .layer(driver)
+                    .ok_or_else(|| BrainError::UnknownLayer(driver.clone()))?;
+                if self.layers[d].shape.len() != l.shape.len() {
+                    return Err(BrainError::InvalidParam {
+                        field: format!("layers.{}.kind.driver", l.name),
+                        value: driver.clone(),
+                        reason: "a pulvinar layer must have as many units as its driver".into(),
+                    });
+                }
+            }
+        }
+        for (i, p) in self.paths.iter().enumerate() {
+            p.validate(i)?;
+            let to = self
+                .layer(&p.to)
+                .ok_or_else(|| BrainError::UnknownLayer(p.to.clone()))?;
+            self.layer(&p.from)
+                .ok_or_else(|| BrainError::UnknownLayer(p.from.clone()))?;
+            if self.layers[to].kind == LayerKind::Input {
+                return Err(BrainError::InvalidParam {
+                    field: format!("paths[{i}].to"),
+                    value: p.to.clone(),
+                    reason: "input layers are clamped and take no pathways".into(),
+                });
+            }
+            if p.kind == PathKind::CtCtxt && self.layers[to].kind != LayerKind::Ct {
+                return Err(BrainError::InvalidParam {
+                    field: format!("paths[{i}].kind"),
+                    value: "CtCtxt".into(),
+                    reason: "context pathways must end in a CT layer".into(),
+                });
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Where the network is within its theta cycle.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Phase {
+    /// Between theta cycles.
+    Idle,
+    /// Started; inputs may be set; the minus phase is next.
+    Started,
+    /// Minus phase done; the prediction can be read and the outcome applied.
+    MinusDone,
+    /// Plus phase done; learning is next.
+    PlusDone,
+}
+
+/// Online linear map from a pulvinar unit's plus-phase activity to its driver's value.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct Decoder {
+    sx: f64,
+    sy: f64,
+    sxx: f64,
+    sxy: f64,
+    n: f64,
+}
+
+impl Decoder {
+    fn observe(&mut self, acts: &[f32], values: &[f32]) {
+        // Forget slowly so that the map follows learning.
+        const KEEP: f64 = 0.98;
+        self.sx *= KEEP;
+        self.sy *= KEEP;
+        self.sxx *= KEEP;
+        self.sxy *= KEEP;
+        self.n *= KEEP;
+        for (&x, &y) in acts.iter().zip(values) {
+            let (x, y) = (x as f64, y as f64);
+            self.sx += x;
+            self.sy += y;
+            self.sxx += x * x;
+            self.sxy += x * y;
+            self.n += 1.0;
+        }
+    }
+
+    /// Maps activities to values (identity before anything was observed).
+    pub fn decode(&self, acts: &[f32]) -> Vec<f32> {
+        let var = self.sxx - self.sx * self.sx / self.n.max(1e-9);
+        if self.n < 1.0 || var <= 1e-9 {
+            return acts.to_vec();
+        }
+        let b = (self.sxy - self.sx * self.sy / self.n) / var;
+        let a = (self.sy - b * self.sx) / self.n;
+        acts.iter()
+            .map(|&x| (a + b * x as f64).clamp(0.0, 1.0) as f32)
+            .collect()
+    }
+}
+
+/// Per-cycle working buffers, sized to the largest layer.
+#[derive(Clone, Debug, Default)]
+struct Scratch {
+    ge_raw: Vec<f32>,
+    gi_raw: Vec<f32>,
+    gi: Vec<f32>,
+    ss: Vec<f32>,
+    clamp_ge: Vec<f32>,
+    ff: Vec<f32>,
+    ext: Vec<f32>,
+}
+
+impl Scratch {
+    fn new(max_layer: usize) -> Self {
+        // Padded to whole lanes so the kernel always copies LANES values.
+        let v = vec![0.0; max_layer.div_ceil(LANES) * LANES];
+        Self {
+            ge_raw: v.clone(),
+            gi_raw: v.clone(),
+            gi: v.clone(),
+            ss: v.clone(),
+            clamp_ge: v,
+            ff: Vec::new(),
+            ext: Vec::new(),
+        }
+    }
+}
+
+/// Magic bytes and format version of saved networks.
+const MAGIC: &[u8; 8] = b"THETANET";
+const VERSION: u32 = 1;
+
+/// A built network with all its state.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Network {
+    spec: NetworkSpec,
+    /// Layers in update order.
+    pub layers: Vec<Layer>,
+    /// Pathways.
+    pub paths: Vec<Path>,
+    /// Neuron state.
+    pub neurons: Neurons,
+    /// Excitatory input ring buffer, slot-major (`slots × neurons`).
+    ge_buf: Vec<f32>,
+    /// Inhibitory input ring buffer.
+    gi_buf: Vec<f32>,
+    bins: SynCaBins,
+    /// Outgoing non-context pathways per layer.
+    send_paths: Vec<Vec<usize>>,
+    /// Local indices of the units that spiked on the last cycle, per layer.
+    spiked: Vec<Vec<u32>>,
+    decoders: Vec<Decoder>,
+    /// Derived kernel constants per layer (rebuilt from the parameters, never saved).
+    #[serde(skip)]
+    consts: Vec<NeuronConsts>,
+    #[serde(skip)]
+    scratch: Scratch,
+    phase: Phase,
+    /// Cycle within the theta cycle.
+    cycle: usize,
+    /// Cycles since the network was built.
+    t: u64,
+    /// Theta cycles completed (learned or not).
+    trials: u64,
+    rng: ChaCha8Rng,
+}
+
+impl Network {
+    /// Builds a network from a validated specification.
+    pub fn new(spec: NetworkSpec) -> Result<Self> {
+        spec.validate()?;
+        let mut rng = ChaCha8Rng::seed_from_u64(spec.seed);
+        let nb = spec.theta.bins();
+        let mut neurons = Neurons::default();
+        let mut layers = Vec::with_capacity(spec.layers.len());
+        let mut start = 0;
+        for ls in &spec.layers {
+            let n = ls.shape.len();
+            neurons.push_rest(&ls.neuron, n, nb);
+            let pools = if ls.shape.pools() > 1 {
+                vec![InhibState::default(); ls.shape.pools()]
+            } else {
+                Vec::new()
+            };
+            // Homeostatic targets: a spread of relative activities, shuffled within each pool.
+            let ps = ls.shape.pool_size();
+            for p in 0..ls.shape.pools() {
+                let mut trg: Vec<f32> = (0..ps)
+                    .map(|i| 0.5 + 1.5 * (i as f32 + 0.5) / ps as f32)
+                    .collect();
+                trg.shuffle(&mut rng);
+                neurons.trg_avg[start + p * ps..start + (p + 1) * ps].copy_from_slice(&trg);
+            }
+            layers.push(Layer {
+                spec: ls.clone(),
+                start,
+                inhib: InhibState::default(),
+                pools,
+                driver: match &ls.kind {
+                    LayerKind::Pulvinar { driver } => spec.layer(driver),
+                    _ => None,
+                },
+                clamped: ls.kind == LayerKind::Input,
+                pool_spikes: vec![0; ls.shape.pools()],
+            });
+            start += n;
+        }
+        let mut paths = Vec::with_capacity(spec.paths.len());
+        for ps in &spec.paths {
+            let (s, r) = (
+                spec.layer(&ps.from).unwrap_or(0),
+                spec.layer(&ps.to).unwrap_or(0),
+            );
+            paths.push(Path::build(
+                ps.clone(),
+                s,
+                r,
+                layers[s].spec.shape,
+                layers[r].spec.shape,
+                layers[r].start,
+                &mut rng,
+            )?);
+        }
+        // Pathway scaling: Abs · Rel/ΣRel (per receiver and class) / expected active senders.
+        let class = |k: PathKind| match k {
+            PathKind::Inhib => 2,
+            PathKind::CtCtxt => 1,
+            _ => 0,
+        };
+        for i in 0..paths.len() {
+            let (r, k) = (paths[i].recv, class(paths[i].spec.kind));
+            let rel_sum: f32 = paths
+                .iter()
+                .filter(|p| p.recv == r && class(p.spec.kind) == k)
+                .map(|p| p.spec.rel)
+                .sum();
+            let p = &paths[i];
+            let nr = layers[r].len();
+            let avg_fan = p.len() as f32 / nr as f32;
+            let n_send = layers[p.send].len() as f32;
+            let nominal = layers[p.send].spec.act_nominal;
+            let mut expect = (nominal * avg_fan).round().max(1.0);
+            if avg_fan < n_send {
+                // Partial connectivity: allow for sampling variation (Axon adds 2).
+                expect = (expect + 2.0).min(avg_fan.max(1.0));
+            }
+            let rel = if rel_sum > 0.0 {
+                p.spec.rel / rel_sum
+            } else {
+                0.0
+            };
+            paths[i].gscale = p.spec.abs * rel / expect;
+        }
+        let mut send_paths = vec![Vec::new(); layers.len()];
+        for (i, p) in paths.iter().enumerate() {
+            if p.spec.kind != PathKind::CtCtxt {
+                send_paths[p.send].push(i);
+            }
+        }
+        let slots = spec.theta.delay + 1;
+        let n = neurons.len();
+        let bins = SynCaBins::fit(
+            spec.theta.minus_cycles,
+            spec.theta.plus_cycles,
+            spec.theta.bin_cycles,
+            &spec.layers[0].neuron.ca,
+        );
+        let mut net = Self {
+            consts: Vec::new(),
+            scratch: Scratch::default(),
+            decoders: vec![Decoder::default(); layers.len()],
+            spiked: vec![Vec::new(); layers.len()],
+            send_paths,
+            ge_buf: vec![0.0; slots * n],
+            gi_buf: vec![0.0; slots * n],
+            bins,
+            layers,
+            paths,
+            neurons,
+            phase: Phase::Idle,
+            cycle: 0,
+            t: 0,
+            trials: 0,
+            rng,
+            spec,
+        };
+        net.rebuild_derived();
+        Ok(net)
+    }
+
+    /// Recomputes what is derived from the parameters rather than saved.
+    fn rebuild_derived(&mut self) {
+        self.consts = self.layers.iter().map(|l| l.spec.neuron.consts()).collect();
+        let max = self.layers.iter().map(Layer::len).max().unwrap_or(0);
+        self.scratch = Scratch::new(max);
+    }
+
+    /// The specification it was built from.
+    pub fn spec(&self) -> &NetworkSpec {
+        &self.spec
+    }
+
+    /// Index of the layer named `name`.
+    pub fn layer_index(&self, name: &str) -> Result<usize> {
+        self.layers
+            .iter()
+            .position(|l| l.spec.name == name)
+            .ok_or_else(|| BrainError::UnknownLayer(name.to_string()))
+    }
+
+    /// Total neurons.
+    pub fn num_neurons(&self) -> usize {
+        self.neurons.len()
+    }
+
+    /// Total synapses.
+    pub fn num_synapses(&self) -> usize {
+        self.paths.iter().map(Path::len).sum()
+    }
+
+    /// Theta cycles completed.
+    pub fn trials(&self) -> u64 {
+        self.trials
+    }
+
+    /// Current phase.
+    pub fn phase(&self) -> Phase {
+        self.phase
+    }
+
+    /// The fitted synaptic-calcium bin weights in use.
+    pub fn syn_ca_bins(&self) -> &SynCaBins {
+        &self.bins
+    }
+
+    fn expect_phase(&self, want: &[Phase], call: &str) -> Result<()> {
+        if want.contains(&self.phase) {
+            Ok(())
+        } else {
+            Err(BrainError::Order(format!(
+                "{call} called in phase {:?} (allowed: {want:?})",
+                self.phase
+            )))
+        }
+    }
+
+    /// Starts a theta cycle: decays state toward rest, keeps the last burst as context credit and
+    /// clears the calcium bins.
+    pub fn start_theta(&mut self) -> Result<()> {
+        self.expect_phase(&[Phase::Idle], "start_theta")?;
+        for li in 0..self.layers.len() {
+            let l = &self.layers[li];
+            let (act, glong) = (l.spec.neuron.decay.act, l.spec.neuron.decay.glong);
+            let range = l.range();
+            let is_target = l.spec.kind == LayerKind::Target;
+            self.decay_layer(li, act, glong);
+            let n = &mut self.neurons;
+            n.burst_prv[range.clone()].copy_from_slice(&n.burst[range.clone()]);
+            n.act_int[range.clone()].fill(0.0);
+            let nb = self.spec.theta.bins();
+            n.bins[range.start * nb..range.end * nb].fill(0.0);
+            if is_target {
+                self.layers[li].clamped = false;
+            }
+        }
+        self.cycle = 0;
+        self.phase = Phase::Started;
+        Ok(())
+    }
+
+    fn decay_layer(&mut self, li: usize, act: f32, glong: f32) {
+        let l = &mut self.layers[li];
+        if act > 0.0 {
+            l.inhib.decay(act);
+            for s in &mut l.pools {
+                s.decay(act);
+            }
+        }
+        let r = l.start..l.start + l.spec.shape.len();
+        self.neurons.decay(&l.spec.neuron, r, act, glong);
+    }
+
+    /// Sets the external values of an input layer (sensory frame, action) or the target of a
+    /// target layer. Values are rates in [0, 1] (larger values are allowed, NaN is not).
+    pub fn set_input(&mut self, layer: usize, values: &[f32]) -> Result<()> {
+        self.expect_phase(&[Phase::Started, Phase::MinusDone], "set_input")?;
+        let l = self
+            .layers
+            .get(layer)
+            .ok_or_else(|| BrainError::UnknownLayer(format!("#{layer}")))?;
+        let what = format!("input to layer `{}`", l.spec.name);
+        if !matches!(l.spec.kind, LayerKind::Input | LayerKind::Target) {
+            return Err(BrainError::Order(format!(
+                "{what}: only Input and Target layers take external values"
+            )));
+        }
+        if values.len() != l.len() {
+            return Err(BrainError::Shape {
+                what,
+                expected: l.len(),
+                got: values.len(),
+            });
+        }
+        check_finite(&what, values)?;
+        if let Some(i) = values.iter().position(|v| *v < 0.0) {
+            return Err(BrainError::InvalidParam {
+                field: format!("{what}[{i}]"),
+                value: values[i].to_string(),
+                reason: "inputs are rates and must be ≥ 0".into(),
+            });
+        }
+        let r = l.range();
+        self.neurons.ext[r].copy_from_slice(values);
+        Ok(())
+    }
+
+    /// Same as [`Self::set_input`] by layer name.
+    pub fn set_input_by_name(&mut self, layer: &str, values: &[f32]) -> Result<()> {
+        let i = self.layer_index(layer)?;
+        self.set_input(i, values)
+    }
+
+    /// Runs the minus phase: the prediction forms from context, without the outcome.
+    pub fn run_minus(&mut self) -> Result<()> {
+        self.expect_phase(&[Phase::Started], "run_minus")?;
+        for _ in 0..self.spec.theta.minus_cycles {
+            self.step();
+        }
+        let n = &mut self.neurons;
+        for i in 0..n.len() {
+            n.act_m[i] = n.act_int[i];
+            n.ca_p_m[i] = n.ca_p[i];
+        }
+        // The pulvinar starts the plus phase from rest, so its plus activity reflects the driver.
+        for li in 0..self.layers.len() {
+            if matches!(self.layers[li].spec.kind, LayerKind::Pulvinar { .. }) {
+                self.decay_layer(li, 1.0, 1.0);
+            }
+        }
+        self.check_state()?;
+        self.phase = Phase::MinusDone;
+        Ok(())
+    }
+
+    /// Minus-phase activity of a layer (for a pulvinar layer: the prediction), in [0, 1].
+    pub fn prediction(&self, layer: usize) -> &[f32] {
+        &self.neurons.act_m[self.layers[layer].range()]
+    }
+
+    /// The prediction mapped into its driver's value range by a linear map fitted online from
+    /// plus-phase activity against the driver's values.
+    pub fn prediction_decoded(&self, layer: usize) -> Vec<f32> {
+        self.decoders[layer].decode(self.prediction(layer))
+    }
+
+    /// Plus-phase activity of a layer.
+    pub fn outcome_activity(&self, layer: usize) -> &[f32] {
+        &self.neurons.act_p[self.layers[layer].range()]
+    }
+
+    /// Applies the outcome: new values for a driver (input) layer or a target layer, seen in the
+    /// plus phase.
+    pub fn apply_outcome(&mut self, layer: usize, values: &[f32]) -> Result<()> {
+        self.expect_phase(&[Phase::MinusDone], "apply_outcome")?;
+        self.set_input(layer, values)
+    }
+
+    /// Runs the plus phase: drivers clamp the pulvinar (targets clamp target layers).
+    pub fn run_plus(&mut self) -> Result<()> {
+        self.expect_phase(&[Phase::MinusDone], "run_plus")?;
+        for l in &mut self.layers {
+            if l.spec.kind == LayerKind::Target {
+                l.clamped = true;
+            }
+        }
+        for _ in 0..self.spec.theta.plus_cycles {
+            self.step();
+        }
+        let n = &mut self.neurons;
+        for i in 0..n.len() {
+            n.act_p[i] = n.act_int[i];
+        }
+        for li in 0..self.layers.len() {
+            let l = &self.layers[li];
+            let r = l.range();
+            let max_cd = n.ca_d[r.clone()].iter().copied().fold(0.0f32, f32::max);
+            for i in r.clone() {
+                n.rl_rate[i] = l.spec.rl_rate.factor(n.ca_p[i], n.ca_d[i], max_cd);
+            }
+            if let Some(d) = l.driver {
+                let dr = self.layers[d].range();
+                let vals: Vec<f32> = match self.layers[d].spec.kind {
+                    LayerKind::Input | LayerKind::Target => n.ext[dr].to_vec(),
+                    _ => n.act_p[dr].to_vec(),
+                };
+                self.decoders[li].observe(&n.act_p[r], &vals);
+            }
+        }
+        self.send_context();
+        self.check_state()?;
+        self.phase = Phase::PlusDone;
+        Ok(())
+    }
+
+    /// Learns from this theta cycle, then ends it.
+    pub fn learn(&mut self) -> Result<()> {
+        self.expect_phase(&[Phase::PlusDone], "learn")?;
+        self.dwt();
+        self.end_theta();
+        Ok(())
+    }
+
+    /// Ends the theta cycle without learning (testing).
+    pub fn skip_learning(&mut self) -> Result<()> {
+        self.expect_phase(&[Phase::PlusDone], "skip_learning")?;
+        self.phase = Phase::Idle;
+        self.trials += 1;
+        Ok(())
+    }
+
+    fn end_theta(&mut self) {
+        self.phase = Phase::Idle;
+        self.trials += 1;
+        let n = &mut self.neurons;
+        for l in &self.layers {
+            for i in l.range() {
+                n.act_avg[i] += (n.act_m[i] - n.act_avg[i]) / 20.0;
+                n.dtrg_avg[i] += 0.02 * (n.ca_p[i] - n.ca_d[i]);
+            }
+        }
+        let si = self.spec.theta.slow_interval;
+        if si > 0 && self.trials.is_multiple_of(si as u64) {
+            self.slow_adapt();
+        }
+    }
+
+    fn check_state(&self) -> Result<()> {
+        for l in &self.layers {
+            let r = l.range();
+            let n = &self.neurons;
+            let bad = |v: &[f32]| v[r.clone()].iter().any(|x| !x.is_finite());
+            if bad(&n.vm) || bad(&n.ca_p) || bad(&n.lca_p) {
+                return Err(BrainError::Diverged {
+                    layer: l.spec.name.clone(),
+                    var: "Vm/Ca",
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// One 1 ms cycle of the whole network.
+    fn step(&mut self) {
+        let plus = self.cycle >= self.spec.theta.minus_cycles;
+        let slot = (self.t % (self.spec.theta.delay as u64 + 1)) as usize;
+        for li in 0..self.layers.len() {
+            self.update_layer(li, plus, slot);
+        }
+        self.propagate(slot);
+        self.cycle += 1;
+        self.t += 1;
+    }
+
+    /// Gathers a layer's inputs, updates its inhibition and runs the neuron kernel.
+    fn update_layer(&mut self, li: usize, plus: bool, slot: usize) {
+        let n_all = self.neurons.len();
+        let nb = self.spec.theta.bins();
+        let bin = self.cycle / self.spec.theta.bin_cycles;
+        let bin_w = 1.0 / self.spec.theta.bin_cycles as f32;
+        let l = &self.layers[li];
+        let (start, len) = (l.start, l.len());
+        let ps = l.spec.shape.pool_size();
+        let clamped = l.clamped;
+        let is_ct = l.spec.kind == LayerKind::Ct;
+        let is_super = l.spec.kind == LayerKind::Super;
+        let (ct_gain, drive_scale, clamp_ge) = (
+            l.spec.ct.ge_gain,
+            l.spec.pulv.drive_scale,
+            l.spec.neuron.clamp_ge,
+        );
+        let ct_decay = if is_ct && l.spec.ct.decay_tau > 0.0 {
+            1.0 / l.spec.ct.decay_tau
+        } else {
+            0.0
+        };
+        let n = &mut self.neurons;
+        // Pulvinar in the plus phase: driven by its driver's value (input drivers: the outcome
+        // being applied; others: their burst), its other inputs scaled down as the drive nears
+        // full strength.
+        let mut drive: Option<(f32, usize, bool)> = None;
+        if plus && let Some(d) = l.driver {
+            let dl = &self.layers[d];
+            let use_ext = matches!(dl.spec.kind, LayerKind::Input | LayerKind::Target);
+            let src = if use_ext { &n.ext } else { &n.burst };
+            let max_drv = src[dl.range()].iter().copied().fold(0.0, f32::max);
+            let non_drive = 1.0 - (max_drv / l.spec.pulv.full_drive_act).min(1.0);
+            drive = Some((non_drive, dl.start, use_ext));
+        }
+        // Gather this cycle's input and zero the ring-buffer slot for reuse.
+        let sc = &mut self.scratch;
+        let ge_slot = &mut self.ge_buf[slot * n_all..(slot + 1) * n_all];
+        let gi_slot = &mut self.gi_buf[slot * n_all..(slot + 1) * n_all];
+        let npools = l.spec.shape.pools();
+        sc.ff.clear();
+        sc.ff.resize(npools, 0.0);
+        sc.ext.clear();
+        sc.ext.resize(npools, 0.0);
+        for k in 0..len {
+            let i = start + k;
+            let mut g = ge_slot[i];
+            ge_slot[i] = 0.0;
+            sc.gi_raw[k] = gi_slot[i];
+            gi_slot[i] = 0.0;
+            if is_ct {
+                // Context is felt as steady synaptic input through the whole theta cycle.
+                let c = n.ctxt_ge[i];
+                g += ct_gain * c;
+                n.ctxt_ge[i] = c - c * ct_decay;
+            }
+            if let Some((nd, ds, use_ext)) = drive {
+                let dv = if use_ext {
+                    n.ext[ds + k]
+                } else {
+                    n.burst[ds + k]
+                };
+                g = nd * g + drive_scale * dv;
+                n.ge_syn[i] *= nd;
+            }
+            n.ge_raw[i] = g;
+            sc.ge_raw[k] = g;
+            sc.clamp_ge[k] = n.ext[i] * clamp_ge;
+            sc.ff[k / ps] += g;
+            if clamped {
+                sc.ext[k / ps] += sc.clamp_ge[k];
+            }
+        }
+        // Inhibition for the whole layer and per pool; a unit gets the larger of the two.
+        let l = &mut self.layers[li];
+        let nl = len as f32;
+        let ff_l: f32 = sc.ff.iter().sum();
+        let ext_l: f32 = sc.ext.iter().sum();
+        let fb_l = l.pool_spikes.iter().sum::<u32>() as f32 / nl;
+        l.inhib
+            .update(&l.spec.inhib, ff_l / nl, fb_l, ext_l / nl, clamped);
+        let (lgi, lss) = (l.inhib.gi, l.inhib.ss_gi);
+        for (pi, st) in l.pools.iter_mut().enumerate() {
+            let psz = ps as f32;
+            let fb = l.pool_spikes[pi] as f32 / psz;
+            st.update(
+                &l.spec.pool_inhib,
+                sc.ff[pi] / psz,
+                fb,
+                sc.ext[pi] / psz,
+                clamped,
+            );
+        }
+        for k in 0..len {
+            let (g, s) = match l.pools.get(k / ps) {
+                Some(p) => (p.gi.max(lgi), p.ss_gi.max(lss)),
+                None => (lgi, lss),
+            };
+            sc.gi[k] = g;
+            sc.ss[k] = s;
+        }
+        // The neuron kernel, LANES units at a time; large layers split across threads.
+        let p = &l.spec.neuron;
+        let k = &self.consts[li];
+        let fill = Lanes::rest(p);
+        let sc = &self.scratch;
+        let run = |off: usize, mut sl: LaneSlices<'_>| {
+            let m_all = sl.len();
+            let mut c = 0;
+            while c < m_all {
+                let m = LANES.min(m_all - c);
+                let mut x = sl.load(c, m, &fill);
+                let mut inp = LaneIn::default();
+                let g = off + c;
+                let lanes = |v: &[f32]| {
+                    let mut x = F8::default();
+                    x.0.copy_from_slice(&v[g..g + LANES]);
+                    x
+                };
+                inp.ge_raw = lanes(&sc.ge_raw);
+                inp.gi_raw = lanes(&sc.gi_raw);
+                inp.pool_gi = lanes(&sc.gi);
+                inp.ss_gi = lanes(&sc.ss);
+                inp.clamp_ge = lanes(&sc.clamp_ge);
+                if clamped {
+                    inp.clamped = F8::splat(1.0);
+                }
+                p.cycle(k, &mut x, &inp, plus);
+                sl.store(c, m, &x);
+                c += m;
+            }
+        };
+        let slices = LaneSlices::of(&mut self.neurons, start..start + len);
+        const PAR_CHUNK: usize = 1024;
+        if len >= 4 * PAR_CHUNK {
+            let mut parts = Vec::with_capacity(len / PAR_CHUNK + 1);
+            let mut rest = slices;
+            let mut off = 0;
+            while rest.len() > PAR_CHUNK {
+                let (a, b) = rest.split_at(PAR_CHUNK);
+                parts.push((off, a));
+                off += PAR_CHUNK;
+                rest = b;
+            }
+            parts.push((off, rest));
+            parts.into_par_iter().for_each(|(off, sl)| run(off, sl));
+        } else {
+            run(0, slices);
+        }
+        // Synaptic-credit bins, spikes per pool and the burst.
+        let n = &mut self.neurons;
+        for i in start..start + len {
+            n.bins[i * nb + bin] += n.ca_syn[i] * bin_w;
+        }
+        let l = &mut self.layers[li];
+        l.pool_spikes.iter_mut().for_each(|c| *c = 0);
+        let sp = &mut self.spiked[li];
+        sp.clear();
+        for k in 0..len {
+            if n.spike[start + k] > 0.0 {
+                sp.push(k as u32);
+                l.pool_spikes[k / ps] += 1;
+            }
+        }
+        let r = start..start + len;
+        if is_super && plus {
+            let cps = &n.ca_p[r.clone()];
+            let avg = cps.iter().sum::<f32>() / nl;
+            let mx = cps.iter().copied().fold(0.0f32, f32::max);
+            let thr = (avg + l.spec.burst.thr_rel * (mx - avg)).max(l.spec.burst.thr_abs);
+            for i in r {
+                let cp = n.ca_p[i];
+                n.burst[i] = if cp >= thr { cp } else { 0.0 };
+            }
+        } else {
+            n.burst[r.clone()].copy_from_slice(&n.ca_p[r]);
+        }
+    }
+
+    /// Spike propagation: a spike arrives `delay + 1` cycles later, i.e. in the slot just read.
+    fn propagate(&mut self, slot: usize) {
+        let n_all = self.neurons.len();
+        for li in 0..self.layers.len() {
+            if self.spiked[li].is_empty() {
+                continue;
+            }
+            for &pi in &self.send_paths[li] {
+                let p = &self.paths[pi];
+                let r_start = self.layers[p.recv].start;
+                let buf = if p.spec.kind == PathKind::Inhib {
+                    &mut self.gi_buf[slot * n_all..(slot + 1) * n_all]
+                } else {
+                    &mut self.ge_buf[slot * n_all..(slot + 1) * n_all]
+                };
+                for &s in &self.spiked[li] {
+                    p.send_row(s as usize, p.gscale, buf, r_start);
+                }
+            }
+        }
+    }
+
+    /// CT context: at the end of the theta cycle each context pathway sends its senders' burst
+    /// once; CT units feel it through the whole next cycle.
+    ///
+    /// Burst is a spike calcium (CaP ≈ SpikeG × spikes per cycle); dividing by SpikeG turns it
+    /// back into spikes per cycle, so context arrives at the strength the same senders' spikes
+    /// would have, and pathway scaling means the same for both.
+    fn send_context(&mut self) {
+        let n = &mut self.neurons;
+        n.ctxt_ge_raw.fill(0.0);
+        for p in &self.paths {
+            if p.spec.kind != PathKind::CtCtxt {
+                continue;
+            }
+            let sl = &self.layers[p.send];
+            let norm = 1.0 / sl.spec.neuron.ca.spike_g;
+            let (s_start, r_start) = (sl.start, self.layers[p.recv].start);
+            for s in 0..sl.len() {
+                let b = n.burst[s_start + s];
+                if b > 0.0 {
+                    p.send_row(s, p.gscale * b * norm, &mut n.ctxt_ge_raw, r_start);
+                }
+            }
+        }
+        for l in &self.layers {
+            if l.spec.kind == LayerKind::Ct {
+                let r = l.range();
+                n.ctxt_ge[r.clone()].copy_from_slice(&n.ctxt_ge_raw[r]);
+            }
+        }
+    }
+
+    /// Weight changes for every learning pathway.
+    fn dwt(&mut self) {
+        let n = &self.neurons;
+        let nb = self.spec.theta.bins();
+        let mut r_factor = vec![0.0f32; n.len()];
+        let mut r_err = vec![0.0f32; n.len()];
+        for l in &self.layers {
+            let target = l.spec.kind.target_rule();
+            for i in l.range() {
+                let err = n.lca_p[i] - n.lca_d[i];
+                r_err[i] = err;
+                r_factor[i] = if target {
+                    n.rl_rate[i]
+                } else {
+                    err * n.rl_rate[i]
+                };
+            }
+        }
+        let active: Vec<bool> = (0..n.len())
+            .map(|i| n.ca_syn[i] > 1e-6 || n.bins[i * nb..(i + 1) * nb].iter().any(|b| *b > 1e-6))
+            .collect();
+        let ca_syn = &n.ca_syn;
+        for p in &mut self.paths {
+            let ctx = LearnCtx {
+                bins: &self.bins,
+                nb,
+                ca_bins: &n.bins,
+                ca_syn,
+                r_factor: &r_factor,
+                r_err: &r_err,
+                burst_prv: &n.burst_prv,
+                active: &active,
+                target: self.layers[p.recv].spec.kind.target_rule(),
+            };
+            p.learn(self.layers[p.send].start, &ctx);
+        }
+    }
+
+    /// Slow adaptation: structural weights and homeostatic synaptic scaling.
+    fn slow_adapt(&mut self) {
+        let n_all = self.neurons.len();
+        let n = &mut self.neurons;
+        // Target activities follow each unit's recent learning signal, zero-sum within a pool.
+        let mut scale = vec![0.0f32; n_all];
+        for l in &self.layers {
+            if matches!(l.spec.kind, LayerKind::Input) {
+                continue;
+            }
+            let ps = l.spec.shape.pool_size();
+            for p in 0..l.spec.shape.pools() {
+                let r = l.start + p * ps..l.start + (p + 1) * ps;
+                let mean_d = n.dtrg_avg[r.clone()].iter().sum::<f32>() / ps as f32;
+                let mean_a = n.act_avg[r.clone()].iter().sum::<f32>() / ps as f32;
+                for i in r {
+                    n.trg_avg[i] = (n.trg_avg[i] + n.dtrg_avg[i] - mean_d).clamp(0.5, 2.0);
+                    n.dtrg_avg[i] = 0.0;
+                    if mean_a > 1e-4 {
+                        let avg_dif = n.act_avg[i] / mean_a - n.trg_avg[i];
+                        scale[i] = -0.005 * avg_dif;
+                    }
+                }
+            }
+        }
+        for p in &mut self.paths {
+            p.slow_adapt(n_all);
+            if !p.spec.learn || p.spec.kind == PathKind::CtCtxt {
+                continue;
+            }
+            for k in 0..p.len() {
+                let a = scale[p.ridx[k] as usize];
+                if a != 0.0 {
+                    let l = p.lwt[k];
+                    let nl =
+                        (l + if a >= 0.0 { 1.0 - l } else { l } * a * p.swt[k]).clamp(0.0, 1.0);
+                    p.lwt[k] = nl;
+                    p.wt[k] = wt_from(p.swt[k], nl);
+                }
+            }
+        }
+        let _ = lwt_from;
+    }
+
+    /// Saves the whole network (specification, weights and every piece of state) so that a
+    /// loaded copy continues bit-identically.
+    pub fn save(&self, path: &FsPath) -> Result<()> {
+        let io = |source| BrainError::Io {
+            path: path.display().to_string(),
+            source,
+        };
+        let body = postcard::to_allocvec(self).map_err(|e| BrainError::Decode {
+            path: path.display().to_string(),
+            reason: e.to_string(),
+        })?;
+        let mut bytes = Vec::with_capacity(body.len() + 12);
+        bytes.extend_from_slice(MAGIC);
+        bytes.extend_from_slice(&VERSION.to_le_bytes());
+        bytes.extend_from_slice(&body);
+        // Write to a temporary name and rename, so a crash never leaves half a file.
+        let tmp = path.with_extension("tmp");
+        std::fs::write(&tmp, &bytes).map_err(io)?;
+        std::fs::rename(&tmp, path).map_err(io)
+    }
+
+    /// Loads a network written by [`Self::save`].
+    pub fn load(path: &FsPath) -> Result<Self> {
+        let bytes = std::fs::read(path).map_err(|source| BrainError::Io {
+            path: path.display().to_string(),
+            source,
+        })?;
+        let dec = |reason: String| BrainError::Decode {
+            path: path.display().to_string(),
+            reason,
+        };
+        if bytes.len() < 12 || &bytes[..8] != MAGIC {
+            return Err(dec("missing THETANET header".into()));
+        }
+        let v = u32::from_le_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]);
+        if v != VERSION {
+            return Err(dec(format!(
+                "format version {v}, this build reads {VERSION}"
+            )));
+        }
+        let mut net: Self = postcard::from_bytes(&bytes[12..]).map_err(|e| dec(e.to_string()))?;
+        net.spec.validate()?;
+        net.rebuild_derived();
+        Ok(net)
+    }
+
+    /// A checksum of all weights (for determinism checks).
+    pub fn weight_digest(&self) -> u64 {
+        let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+        for p in &self.paths {
+            for w in p.wt.iter().chain(&p.lwt).chain(&p.swt) {
+                h ^= w.to_bits() as u64;
+                h = h.wrapping_mul(0x0100_0000_01b3);
+            }
+        }
+        h
+    }
+
+    /// Mean firing rate over the last theta cycle's minus phase, Hz, per layer (from ActM).
+    pub fn layer_act_m(&self, layer: usize) -> f32 {
+        let a = self.prediction(layer);
+        a.iter().sum::<f32>() / a.len().max(1) as f32
+    }
+
+    /// Random-number generator of the network (reserved for noise; seeded).
+    pub fn rng(&mut self) -> &mut ChaCha8Rng {
+        &mut self.rng
+    }
+}

@@ -1,0 +1,482 @@
+//! Pathways: the synapses from one layer to another, stored per pathway in contiguous,
+//! sender-major arrays (CSR), so a spike touches one contiguous row and learning can split the
+//! rows across threads.
+
+use rand::Rng;
+use rand_chacha::ChaCha8Rng;
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use super::error::{BrainError, Result, check_range};
+use super::kinase::{SwtParams, SynCaBins, dwt_target, lwt_from, soft_bound, wt_from};
+use super::layer::Shape;
+
+/// What a pathway carries.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum PathKind {
+    /// Bottom-up excitation.
+    Forward,
+    /// Top-down excitation (usually with a smaller `rel`).
+    Back,
+    /// Within-level excitation.
+    Lateral,
+    /// Super → CT (or CT → CT) context: sent once at the end of each theta cycle from the
+    /// sender's burst, and felt through the next cycle.
+    CtCtxt,
+    /// Inhibitory (GABA-A) synapses.
+    Inhib,
+}
+
+/// Which sender connects to which receiver.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum Pattern {
+    /// Every sender to every receiver.
+    Full,
+    /// Sender i to receiver i (equal sizes).
+    OneToOne,
+    /// Sender pool p to receiver pool p, all units within (equal pool counts).
+    PoolOneToOne,
+    /// Each sender–receiver pair with probability `p` (seeded).
+    Random {
+        /// Connection probability in (0, 1].
+        p: f32,
+    },
+    /// Topographic: receiver pool (y, x) gets every unit of the sender pools within `radius` of
+    /// its position scaled onto the sender's pool grid.
+    PoolTile {
+        /// Neighbourhood radius in sender pools.
+        radius: usize,
+    },
+}
+
+/// Everything that defines one pathway.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PathSpec {
+    /// Sending layer name.
+    pub from: String,
+    /// Receiving layer name.
+    pub to: String,
+    /// What it carries.
+    pub kind: PathKind,
+    /// Connectivity.
+    pub pattern: Pattern,
+    /// Absolute strength multiplier. Default 1.
+    #[serde(default = "one")]
+    pub abs: f32,
+    /// Strength relative to the receiver's other pathways of the same class. Default 1
+    /// (Axon uses 0.1–0.3 for feedback).
+    #[serde(default = "one")]
+    pub rel: f32,
+    /// Learns. Default true.
+    #[serde(default = "yes")]
+    pub learn: bool,
+    /// Learning rate. Default 0.04.
+    #[serde(default = "default_lrate")]
+    pub lrate: f32,
+    /// Initial weights and slow adaptation.
+    #[serde(default)]
+    pub swt: SwtParams,
+}
+
+fn one() -> f32 {
+    1.0
+}
+fn yes() -> bool {
+    true
+}
+fn default_lrate() -> f32 {
+    0.04
+}
+
+impl PathSpec {
+    /// A pathway with default strength and learning.
+    pub fn new(from: &str, to: &str, kind: PathKind, pattern: Pattern) -> Self {
+        Self {
+            from: from.into(),
+            to: to.into(),
+            kind,
+            pattern,
+            abs: 1.0,
+            rel: 1.0,
+            learn: kind != PathKind::Inhib,
+            lrate: default_lrate(),
+            swt: SwtParams::default(),
+        }
+    }
+
+    /// Builder: relative strength.
+    pub fn rel(mut self, rel: f32) -> Self {
+        self.rel = rel;
+        self
+    }
+
+    /// Builder: absolute strength.
+    pub fn abs(mut self, abs: f32) -> Self {
+        self.abs = abs;
+        self
+    }
+
+    /// Builder: learning rate (0 and `learn = false` both freeze it).
+    pub fn lrate(mut self, lrate: f32) -> Self {
+        self.lrate = lrate;
+        self
+    }
+
+    /// Builder: fixed (non-learning) weights.
+    pub fn fixed(mut self) -> Self {
+        self.learn = false;
+        self
+    }
+
+    /// Builder: initial weight distribution.
+    pub fn init(mut self, mean: f32, var: f32) -> Self {
+        self.swt.mean = mean;
+        self.swt.var = var;
+        self
+    }
+
+    /// Checks every field; `i` is the pathway's position for messages.
+    pub fn validate(&self, i: usize) -> Result<()> {
+        let at = format!("paths[{i}] ({} → {})", self.from, self.to);
+        check_range(&format!("{at}.abs"), self.abs, 0.0, 1e3)?;
+        check_range(&format!("{at}.rel"), self.rel, 0.0, 1e3)?;
+        check_range(&format!("{at}.lrate"), self.lrate, 0.0, 10.0)?;
+        if let Pattern::Random { p } = self.pattern
+            && (!p.is_finite() || p <= 0.0 || p > 1.0)
+        {
+            return Err(BrainError::InvalidParam {
+                field: format!("{at}.pattern.p"),
+                value: format!("{p}"),
+                reason: "must be in (0, 1]".into(),
+            });
+        }
+        self.swt.validate(&format!("{at}.swt"))
+    }
+}
+
+/// A built pathway.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Path {
+    /// Its definition.
+    pub spec: PathSpec,
+    /// Sending layer index.
+    pub send: usize,
+    /// Receiving layer index.
+    pub recv: usize,
+    /// Conductance per spike per unit weight.
+    pub gscale: f32,
+    /// True when every sender connects to every receiver in order (rows need no index).
+    pub dense: bool,
+    /// Row offsets per local sender (len = senders + 1).
+    pub offs: Vec<u32>,
+    /// Global receiver index of each synapse.
+    pub ridx: Vec<u32>,
+    /// Effective weight.
+    pub wt: Vec<f32>,
+    /// Linear (fast) weight in [0, 1].
+    pub lwt: Vec<f32>,
+    /// Structural (slow) weight.
+    pub swt: Vec<f32>,
+    /// Weight changes accumulated since the last slow adaptation.
+    pub dswt: Vec<f32>,
+}
+
+/// Receiver-side and sender-side quantities a learning pass reads.
+pub(crate) struct LearnCtx<'a> {
+    pub bins: &'a SynCaBins,
+    pub nb: usize,
+    /// CaSyn bins of all neurons, neuron-major.
+    pub ca_bins: &'a [f32],
+    /// Final CaSyn of all neurons.
+    pub ca_syn: &'a [f32],
+    /// Hidden rule: `(LearnCaP − LearnCaD) · RLRate` per neuron; target rule: RLRate.
+    pub r_factor: &'a [f32],
+    /// CT context rule: `LearnCaP − LearnCaD` per neuron.
+    pub r_err: &'a [f32],
+    /// Previous burst of all neurons (CT context credit).
+    pub burst_prv: &'a [f32],
+    /// Per-sender activity flag: no CaSyn in this cycle means no credit anywhere in its row.
+    pub active: &'a [bool],
+    /// Receiver layer learns with the target rule.
+    pub target: bool,
+}
+
+impl Path {
+    /// Builds the synapses between two layers of the given shapes.
+    pub fn build(
+        spec: PathSpec,
+        send: usize,
+        recv: usize,
+        s_shape: Shape,
+        r_shape: Shape,
+        r_start: usize,
+        rng: &mut ChaCha8Rng,
+    ) -> Result<Self> {
+        let (ns, nr) = (s_shape.len(), r_shape.len());
+        let mismatch = |what: &str| BrainError::InvalidParam {
+            field: format!("paths ({} → {}).pattern", spec.from, spec.to),
+            value: format!("{:?}", spec.pattern),
+            reason: what.to_string(),
+        };
+        let mut rows: Vec<Vec<u32>> = vec![Vec::new(); ns];
+        match &spec.pattern {
+            Pattern::Full => {
+                for row in rows.iter_mut() {
+                    row.extend((0..nr as u32).map(|r| r + r_start as u32));
+                }
+            }
+            Pattern::OneToOne => {
+                if ns != nr {
+                    return Err(mismatch("OneToOne needs layers of equal size"));
+                }
+                for (s, row) in rows.iter_mut().enumerate() {
+                    row.push((s + r_start) as u32);
+                }
+            }
+            Pattern::PoolOneToOne => {
+                if s_shape.pools() != r_shape.pools() {
+                    return Err(mismatch("PoolOneToOne needs equal pool counts"));
+                }
+                let (sp, rp) = (s_shape.pool_size(), r_shape.pool_size());
+                for (s, row) in rows.iter_mut().enumerate() {
+                    let pool = s / sp;
+                    row.extend((0..rp).map(|u| (r_start + pool * rp + u) as u32));
+                }
+            }
+            Pattern::Random { p } => {
+                for row in rows.iter_mut() {
+                    for r in 0..nr {
+                        if rng.random::<f32>() < *p {
+                            row.push((r + r_start) as u32);
+                        }
+                    }
+                }
+            }
+            Pattern::PoolTile { radius } => {
+                let sp = s_shape.pool_size();
+                let rp = r_shape.pool_size();
+                let rad = *radius as isize;
+                for ry in 0..r_shape.pools_y {
+                    for rx in 0..r_shape.pools_x {
+                        // Centre of this receiver pool on the sender pool grid.
+                        let cy = (ry * s_shape.pools_y) / r_shape.pools_y;
+                        let cx = (rx * s_shape.pools_x) / r_shape.pools_x;
+                        let rpool = ry * r_shape.pools_x + rx;
+                        for dy in -rad..=rad {
+                            for dx in -rad..=rad {
+                                let (sy, sx) = (cy as isize + dy, cx as isize + dx);
+                                if sy < 0
+                                    || sx < 0
+                                    || sy >= s_shape.pools_y as isize
+                                    || sx >= s_shape.pools_x as isize
+                                {
+                                    continue;
+                                }
+                                let spool = sy as usize * s_shape.pools_x + sx as usize;
+                                for su in 0..sp {
+                                    let row = &mut rows[spool * sp + su];
+                                    row.extend((0..rp).map(|u| (r_start + rpool * rp + u) as u32));
+                                }
+                            }
+                        }
+                    }
+                }
+                for row in rows.iter_mut() {
+                    row.sort_unstable();
+                }
+            }
+        }
+        let total: usize = rows.iter().map(Vec::len).sum();
+        let mut offs = Vec::with_capacity(ns + 1);
+        let mut ridx = Vec::with_capacity(total);
+        offs.push(0u32);
+        for row in &rows {
+            ridx.extend_from_slice(row);
+            offs.push(ridx.len() as u32);
+        }
+        let mut wt = Vec::with_capacity(total);
+        let mut lwt = Vec::with_capacity(total);
+        let mut swt = Vec::with_capacity(total);
+        for _ in 0..total {
+            let (w, s, l) = spec.swt.init(rng);
+            wt.push(w);
+            swt.push(s);
+            lwt.push(l);
+        }
+        let dense = spec.pattern == Pattern::Full;
+        Ok(Self {
+            spec,
+            send,
+            recv,
+            gscale: 1.0,
+            dense,
+            offs,
+            ridx,
+            dswt: vec![0.0; total],
+            wt,
+            lwt,
+            swt,
+        })
+    }
+
+    /// Number of synapses.
+    pub fn len(&self) -> usize {
+        self.wt.len()
+    }
+
+    /// True when the pathway has no synapses.
+    pub fn is_empty(&self) -> bool {
+        self.wt.is_empty()
+    }
+
+    /// Number of synapses onto each receiver of a layer of `nr` units starting at `r_start`.
+    pub fn fan_in(&self, r_start: usize, nr: usize) -> Vec<u32> {
+        let mut c = vec![0u32; nr];
+        for &r in &self.ridx {
+            c[r as usize - r_start] += 1;
+        }
+        c
+    }
+
+    /// Adds `scale · Wt` of local sender `s`'s row into `buf` (indexed by global receiver).
+    #[inline]
+    pub fn send_row(&self, s: usize, scale: f32, buf: &mut [f32], r_start: usize) {
+        let (a, b) = (self.offs[s] as usize, self.offs[s + 1] as usize);
+        let w = &self.wt[a..b];
+        if self.dense {
+            let dst = &mut buf[r_start..r_start + w.len()];
+            for (d, w) in dst.iter_mut().zip(w) {
+                *d += scale * w;
+            }
+        } else {
+            for (r, w) in self.ridx[a..b].iter().zip(w) {
+                buf[*r as usize] += scale * w;
+            }
+        }
+    }
+
+    /// One learning step on every synapse (weight change, soft bound, new effective weight);
+    /// rows of inactive senders are skipped, as the rule gives them zero. Rows are split across
+    /// threads; each synapse is written by exactly one thread, so the result does not depend on
+    /// the thread count.
+    pub(crate) fn learn(&mut self, s_start: usize, ctx: &LearnCtx<'_>) {
+        if !self.spec.learn || self.spec.lrate == 0.0 {
+            return;
+        }
+        let lrate = self.spec.lrate;
+        let ctxt = self.spec.kind == PathKind::CtCtxt;
+        let ns = self.offs.len() - 1;
+        // Chunks of whole rows, about 64k synapses each.
+        let mut bounds = vec![0usize];
+        let mut acc = 0usize;
+        for s in 0..ns {
+            acc += (self.offs[s + 1] - self.offs[s]) as usize;
+            if acc >= 65_536 {
+                bounds.push(s + 1);
+                acc = 0;
+            }
+        }
+        if *bounds.last().unwrap_or(&0) != ns {
+            bounds.push(ns);
+        }
+        let offs = &self.offs;
+        let ridx = &self.ridx;
+        let mut jobs = Vec::with_capacity(bounds.len());
+        let (mut wt, mut lwt, mut swt, mut dswt) = (
+            &mut self.wt[..],
+            &mut self.lwt[..],
+            &mut self.swt[..],
+            &mut self.dswt[..],
+        );
+        for w in bounds.windows(2) {
+            let len = (offs[w[1]] - offs[w[0]]) as usize;
+            let (a, b) = wt.split_at_mut(len);
+            let (c, d) = lwt.split_at_mut(len);
+            let (e, f) = swt.split_at_mut(len);
+            let (g, h) = dswt.split_at_mut(len);
+            jobs.push((w[0], w[1], a, c, e, g));
+            wt = b;
+            lwt = d;
+            swt = f;
+            dswt = h;
+        }
+        let nb = ctx.nb;
+        jobs.into_par_iter()
+            .for_each(|(s0, s1, wt, lwt, swt, dswt)| {
+                let base = offs[s0] as usize;
+                for s in s0..s1 {
+                    let gs = s_start + s;
+                    let (a, b) = (offs[s] as usize, offs[s + 1] as usize);
+                    let sb = &ctx.ca_bins[gs * nb..gs * nb + nb];
+                    let s_end = ctx.ca_syn[gs];
+                    let sprv = ctx.burst_prv[gs];
+                    if ctxt {
+                        if sprv <= 0.0 {
+                            continue;
+                        }
+                    } else if !ctx.active[gs] {
+                        continue;
+                    }
+                    for k in a..b {
+                        let r = ridx[k] as usize;
+                        let dwt = if ctxt {
+                            sprv * ctx.r_err[r]
+                        } else {
+                            let rb = &ctx.ca_bins[r * nb..r * nb + nb];
+                            if ctx.target {
+                                let (cp, cd) = ctx.bins.syn_ca(rb, sb);
+                                ctx.r_factor[r] * dwt_target(cp, cd)
+                            } else {
+                                let f = ctx.r_factor[r];
+                                if f == 0.0 {
+                                    continue;
+                                }
+                                ctx.bins.credit(rb, sb, ctx.ca_syn[r], s_end) * f
+                            }
+                        };
+                        let i = k - base;
+                        let d = lrate * soft_bound(dwt, lwt[i]);
+                        if d != 0.0 {
+                            lwt[i] = (lwt[i] + d).clamp(0.0, 1.0);
+                            wt[i] = wt_from(swt[i], lwt[i]);
+                            dswt[i] += d;
+                        }
+                    }
+                }
+            });
+    }
+
+    /// Slow adaptation of the structural weights toward the accumulated changes, zero-sum per
+    /// receiver, keeping each effective weight where it was (Axon `SWtFromWt`).
+    pub(crate) fn slow_adapt(&mut self, n_neurons: usize) {
+        if !self.spec.learn || self.spec.swt.adapt_lrate == 0.0 || self.is_empty() {
+            self.dswt.fill(0.0);
+            return;
+        }
+        let p = &self.spec.swt;
+        let mut sum = vec![0.0f32; n_neurons];
+        let mut cnt = vec![0u32; n_neurons];
+        for (k, &r) in self.ridx.iter().enumerate() {
+            let d = self.dswt[k];
+            // Soft-bound the accumulated change toward the SWt limits.
+            let d = if d >= 0.0 {
+                d * (p.hi - self.swt[k])
+            } else {
+                d * (self.swt[k] - p.lo)
+            };
+            self.dswt[k] = d;
+            sum[r as usize] += d;
+            cnt[r as usize] += 1;
+        }
+        for (k, &r) in self.ridx.iter().enumerate() {
+            let r = r as usize;
+            let mean = sum[r] / cnt[r] as f32;
+            let swt = (self.swt[k] + p.adapt_lrate * (self.dswt[k] - mean)).clamp(p.lo, p.hi);
+            self.swt[k] = swt;
+            self.lwt[k] = lwt_from(self.wt[k], swt);
+            self.wt[k] = wt_from(swt, self.lwt[k]);
+            self.dswt[k] = 0.0;
+        }
+    }
+}
