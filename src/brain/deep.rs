@@ -2,10 +2,16 @@
 //! predicts a sensory input layer, built in one call.
 //!
 //! ```text
-//!   Input ──► Super ──ctxt──► CT ──► InputP (pulvinar; driven by Input in the plus phase)
-//!   Action ──► Super, CT          CT ──ctxt──► CT (self context)
-//!   InputP ──► Super, CT (feedback)
+//!   Input ──► Super ──ctxt──► CT ──► InputP (pulvinar; driven by the outcome in the plus phase)
+//!   Input, Action ──► CT            CT ──ctxt──► CT (self context)
+//!   Action ──► Super                InputP ──► Super, CT (feedback)
 //! ```
+//!
+//! The input layer shows the current frame for the whole theta cycle and CT sees it directly,
+//! alongside its context (the previous cycle's Super state and its own history): CT predicts the
+//! next frame from the current one, the action and the past. The outcome reaches only the
+//! pulvinar, so the Super layer's plus–minus difference is the prediction error fed back from
+//! the pulvinar (as in Axon's deep_fsa, where the input is constant within a trial).
 
 use serde::{Deserialize, Serialize};
 
@@ -43,6 +49,11 @@ pub struct DeepOpts {
     pub ct_decay_tau: f32,
     /// CT self-context pathway (temporal integration over several cycles). Default true.
     pub ct_self: bool,
+    /// Strength of CT self-context relative to Super → CT context. Default 0.5 (deep_fsa).
+    pub ct_self_rel: f32,
+    /// Strength of the direct current-frame input to CT relative to Super → CT context.
+    /// Default 1.
+    pub input_ct_rel: f32,
     /// Relative strength of pulvinar → Super/CT feedback. Default 0.1.
     pub pulv_back_rel: f32,
     /// Pulvinar drive scale. Default 0.2 (deep_fsa).
@@ -73,6 +84,8 @@ impl Default for DeepOpts {
             ct_gain: 2.0,
             ct_decay_tau: 50.0,
             ct_self: true,
+            ct_self_rel: 0.5,
+            input_ct_rel: 1.0,
             pulv_back_rel: 0.1,
             drive_scale: 0.2,
             lrate: 0.03,
@@ -107,15 +120,22 @@ pub fn deep_predictive(input_shape: Shape, o: &DeepOpts) -> NetworkSpec {
     pulv.inhib.gi = o.pulv_gi;
     pulv.pulv.drive_scale = o.drive_scale;
     pulv.act_nominal = o.input_nominal;
-    // Deep layers carry state across theta cycles: no decay at the cycle boundary.
-    for l in [&mut sup, &mut ct, &mut pulv] {
+    // Super and CT carry state across theta cycles: no decay at the cycle boundary. The
+    // pulvinar starts each cycle from rest, so its minus-phase activity is the CT-driven
+    // prediction and not the remains of the last outcome that drove it.
+    for l in [&mut sup, &mut ct] {
         l.neuron.decay.act = 0.0;
         l.neuron.decay.glong = 0.0;
     }
+    pulv.neuron.decay.act = 1.0;
+    pulv.neuron.decay.glong = 1.0;
     let mut layers = vec![input, sup, ct, pulv];
     let (inp, hid, lr, cl) = (o.input.as_str(), o.hidden.as_str(), o.lrate, o.ctxt_lrate);
     let mut paths = vec![
         PathSpec::new(inp, hid, PathKind::Forward, Pattern::Full).lrate(lr),
+        PathSpec::new(inp, &ct_name, PathKind::Forward, Pattern::Full)
+            .rel(o.input_ct_rel)
+            .lrate(lr),
         PathSpec::new(hid, &ct_name, PathKind::CtCtxt, Pattern::Full).lrate(cl),
         PathSpec::new(&ct_name, &p_name, PathKind::Forward, Pattern::Full).lrate(lr),
         PathSpec::new(&p_name, hid, PathKind::Back, Pattern::Full)
@@ -126,7 +146,11 @@ pub fn deep_predictive(input_shape: Shape, o: &DeepOpts) -> NetworkSpec {
             .lrate(lr),
     ];
     if o.ct_self {
-        paths.push(PathSpec::new(&ct_name, &ct_name, PathKind::CtCtxt, Pattern::Full).lrate(cl));
+        paths.push(
+            PathSpec::new(&ct_name, &ct_name, PathKind::CtCtxt, Pattern::Full)
+                .rel(o.ct_self_rel)
+                .lrate(cl),
+        );
     }
     if o.action_units > 0 {
         let mut act = LayerSpec::new(&o.action, LayerKind::Input, Shape::d2(1, o.action_units));

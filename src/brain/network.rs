@@ -361,10 +361,12 @@ impl Network {
                 &mut rng,
             )?);
         }
-        // Pathway scaling: Abs · Rel/ΣRel (per receiver and class) / expected active senders.
+        // Pathway scaling: Abs · Rel/ΣRel / expected active senders, where ΣRel runs over all
+        // excitatory pathways into the receiver, context included (as Axon does: a CT layer's
+        // pulvinar feedback with Rel 0.1 is a small share next to its context, not the whole of
+        // its "ordinary" input), and separately over inhibitory ones.
         let class = |k: PathKind| match k {
-            PathKind::Inhib => 2,
-            PathKind::CtCtxt => 1,
+            PathKind::Inhib => 1,
             _ => 0,
         };
         for i in 0..paths.len() {
@@ -598,11 +600,38 @@ impl Network {
         &self.neurons.act_p[self.layers[layer].range()]
     }
 
-    /// Applies the outcome: new values for a driver (input) layer or a target layer, seen in the
-    /// plus phase.
+    /// Applies the outcome, seen in the plus phase: for a driver (input) layer, the values that
+    /// drive its pulvinar (the input layer itself keeps showing the current frame, so its
+    /// Super layer's plus–minus difference is the prediction error fed back from the pulvinar,
+    /// not the change of input); for a target layer, its target.
     pub fn apply_outcome(&mut self, layer: usize, values: &[f32]) -> Result<()> {
         self.expect_phase(&[Phase::MinusDone], "apply_outcome")?;
-        self.set_input(layer, values)
+        let l = self
+            .layers
+            .get(layer)
+            .ok_or_else(|| BrainError::UnknownLayer(format!("#{layer}")))?;
+        if l.spec.kind != LayerKind::Input {
+            return self.set_input(layer, values);
+        }
+        let what = format!("outcome for layer `{}`", l.spec.name);
+        if values.len() != l.len() {
+            return Err(BrainError::Shape {
+                what,
+                expected: l.len(),
+                got: values.len(),
+            });
+        }
+        check_finite(&what, values)?;
+        if let Some(i) = values.iter().position(|v| *v < 0.0) {
+            return Err(BrainError::InvalidParam {
+                field: format!("{what}[{i}]"),
+                value: values[i].to_string(),
+                reason: "outcomes are rates and must be ≥ 0".into(),
+            });
+        }
+        let r = l.range();
+        self.neurons.outcome[r].copy_from_slice(values);
+        Ok(())
     }
 
     /// Runs the plus phase: drivers clamp the pulvinar (targets clamp target layers).
@@ -630,7 +659,8 @@ impl Network {
             if let Some(d) = l.driver {
                 let dr = self.layers[d].range();
                 let vals: Vec<f32> = match self.layers[d].spec.kind {
-                    LayerKind::Input | LayerKind::Target => n.ext[dr].to_vec(),
+                    LayerKind::Input => n.outcome[dr].to_vec(),
+                    LayerKind::Target => n.ext[dr].to_vec(),
                     _ => n.act_p[dr].to_vec(),
                 };
                 self.decoders[li].observe(&n.act_p[r], &vals);
@@ -725,16 +755,20 @@ impl Network {
         };
         let n = &mut self.neurons;
         // Pulvinar in the plus phase: driven by its driver's value (input drivers: the outcome
-        // being applied; others: their burst), its other inputs scaled down as the drive nears
-        // full strength.
-        let mut drive: Option<(f32, usize, bool)> = None;
+        // applied to them; target drivers: the target; others: their burst), its other inputs
+        // scaled down as the drive nears full strength.
+        let mut drive: Option<(f32, usize, u8)> = None;
         if plus && let Some(d) = l.driver {
             let dl = &self.layers[d];
-            let use_ext = matches!(dl.spec.kind, LayerKind::Input | LayerKind::Target);
-            let src = if use_ext { &n.ext } else { &n.burst };
-            let max_drv = src[dl.range()].iter().copied().fold(0.0, f32::max);
+            let src = match dl.spec.kind {
+                LayerKind::Input => 0,
+                LayerKind::Target => 1,
+                _ => 2,
+            };
+            let vals = [&n.outcome, &n.ext, &n.burst][src as usize];
+            let max_drv = vals[dl.range()].iter().copied().fold(0.0, f32::max);
             let non_drive = 1.0 - (max_drv / l.spec.pulv.full_drive_act).min(1.0);
-            drive = Some((non_drive, dl.start, use_ext));
+            drive = Some((non_drive, dl.start, src));
         }
         // Gather this cycle's input and zero the ring-buffer slot for reuse.
         let sc = &mut self.scratch;
@@ -757,12 +791,8 @@ impl Network {
                 g += ct_gain * c;
                 n.ctxt_ge[i] = c - c * ct_decay;
             }
-            if let Some((nd, ds, use_ext)) = drive {
-                let dv = if use_ext {
-                    n.ext[ds + k]
-                } else {
-                    n.burst[ds + k]
-                };
+            if let Some((nd, ds, src)) = drive {
+                let dv = [&n.outcome, &n.ext, &n.burst][src as usize][ds + k];
                 g = nd * g + drive_scale * dv;
                 n.ge_syn[i] *= nd;
             }
@@ -918,8 +948,15 @@ impl Network {
             let sl = &self.layers[p.send];
             let norm = 1.0 / sl.spec.neuron.ca.spike_g;
             let (s_start, r_start) = (sl.start, self.layers[p.recv].start);
+            // A CT layer's own context is its state at the end of the minus phase: by the end
+            // of the plus phase the pulvinar's outcome drive has overwritten the history it held.
+            let src = if sl.spec.kind == LayerKind::Ct && std::env::var("CTM").is_ok() {
+                &n.ca_p_m
+            } else {
+                &n.burst
+            };
             for s in 0..sl.len() {
-                let b = n.burst[s_start + s];
+                let b = src[s_start + s];
                 if b > 0.0 {
                     p.send_row(s, p.gscale * b * norm, &mut n.ctxt_ge_raw, r_start);
                 }

@@ -635,6 +635,8 @@ pub struct Neurons {
     pub ctxt_ge_raw: Vec<f32>,
     /// External input (clamped value) of input and target units.
     pub ext: Vec<f32>,
+    /// Outcome values of input (driver) units: what drives their pulvinar in the plus phase.
+    pub outcome: Vec<f32>,
     /// Long-run average minus-phase activity (theta cycles), for synaptic scaling.
     pub act_avg: Vec<f32>,
     /// Per-neuron target activity relative to its pool's mean.
@@ -708,6 +710,7 @@ macro_rules! def_slices {
                     &mut self.ctxt_ge,
                     &mut self.ctxt_ge_raw,
                     &mut self.ext,
+                    &mut self.outcome,
                     &mut self.dtrg_avg,
                 ] {
                     v.resize(v.len() + n, 0.0);
@@ -720,6 +723,12 @@ macro_rules! def_slices {
             /// Resets neurons `r` to rest as far as `act` and `glong` say (fractions in [0, 1]).
             pub fn decay(&mut self, p: &NeuronParams, r: std::ops::Range<usize>, act: f32, glong: f32) {
                 for i in r {
+                    if act >= 1.0 {
+                        // A full reset also forgets the firing-rate estimate, or Act would
+                        // climb straight back from the last inter-spike interval.
+                        self.isi[i] = -1.0;
+                        self.isi_avg[i] = -1.0;
+                    }
                     if act > 0.0 {
                         self.vm[i] -= act * (self.vm[i] - p.erev.l);
                         self.vm_dend[i] -= act * (self.vm_dend[i] - p.erev.l);
