@@ -4,6 +4,7 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand};
+use thetabox::brain::bench::{self, BenchSize};
 use thetabox::brain::plasticity::{Protocol, ProtocolResult, STANDARD_PAIRS, run_pairs};
 
 /// Embodied agents that learn by predicting their next sensory frame.
@@ -18,6 +19,38 @@ struct Cli {
 enum Command {
     /// Run the Jang et al. rate protocol on one synapse through the kinase learning rule.
     Plasticity(PlasticityArgs),
+    /// Time parts of thetabox.
+    #[command(subcommand)]
+    Bench(BenchCommand),
+}
+
+#[derive(Subcommand, Debug)]
+enum BenchCommand {
+    /// Time full theta cycles (minus, plus, learning) of the learner on a synthetic stream.
+    Learner(LearnerBenchArgs),
+}
+
+#[derive(Args, Debug)]
+struct LearnerBenchArgs {
+    /// small: the default agent brain (16×16×2 inputs, 20×20 Super and CT, pulvinar, 8 actions);
+    /// lvis: 47,204 neurons and ~32 M synapses shaped like Axon's bench_lvis.
+    #[arg(long, value_enum, default_value = "small")]
+    size: SizeArg,
+    /// Theta cycles to time (after 2 warm-up cycles). Default: 200 for small, 5 for lvis.
+    #[arg(long)]
+    cycles: Option<usize>,
+    /// Seed of the weights and the input stream.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Print {"size":"small","neurons":0,"synapses":0,"ms_per_theta":0.0,"theta_per_second":0.0,...}.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+enum SizeArg {
+    Small,
+    Lvis,
 }
 
 /// Phase split of the 200 ms theta cycle, as MINUS/PLUS milliseconds.
@@ -125,10 +158,44 @@ fn verdict(r: &ProtocolResult) -> &'static str {
     }
 }
 
+fn bench_learner(a: LearnerBenchArgs) -> Result<()> {
+    let (size, default_cycles) = match a.size {
+        SizeArg::Small => (BenchSize::Small, 200),
+        SizeArg::Lvis => (BenchSize::Lvis, 5),
+    };
+    let cycles = a.cycles.unwrap_or(default_cycles);
+    if cycles == 0 {
+        anyhow::bail!("--cycles must be at least 1");
+    }
+    if !a.json {
+        eprintln!(
+            "building and timing the {:?} learner for {cycles} theta cycles…",
+            a.size
+        );
+    }
+    let r = bench::run(size, cycles, a.seed).context("learner benchmark")?;
+    if a.json {
+        println!("{}", serde_json::to_string(&r)?);
+    } else {
+        println!("size              {:?}", r.size);
+        println!("neurons           {}", r.neurons);
+        println!("synapses          {}", r.synapses);
+        println!("ms per theta      {:.2}", r.ms_per_theta);
+        println!("theta per second  {:.1}", r.theta_per_second);
+        println!(
+            "mean rate (Hz)    {:.1}  (non-input neurons)",
+            r.mean_rate_hz
+        );
+        println!("threads           {}", rayon::current_num_threads());
+    }
+    Ok(())
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let res = match cli.command {
         Command::Plasticity(a) => plasticity(a),
+        Command::Bench(BenchCommand::Learner(a)) => bench_learner(a),
     };
     match res {
         Ok(()) => ExitCode::SUCCESS,

@@ -8,6 +8,7 @@
 //!
 //! Parameters (serde structs with documented defaults) are kept apart from state, as in Axon.
 
+pub mod bench;
 pub mod deep;
 pub mod error;
 pub mod inhib;

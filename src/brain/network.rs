@@ -16,9 +16,9 @@ use super::error::{BrainError, Result, check_finite};
 use super::inhib::InhibState;
 use super::kinase::{SynCaBins, lwt_from, wt_from};
 use super::layer::{Layer, LayerKind, LayerSpec};
-use super::neuron::{LANES, LaneIn, LaneSlices, Lanes, NeuronConsts, Neurons};
+use super::neuron::{LANES, LaneIn, LaneSlices, Lanes, NeuronConsts, NeuronParams, Neurons};
 use super::path::{LearnCtx, Path, PathKind, PathSpec};
-use super::simd::F8;
+use super::simd::Vf;
 
 /// Timing of the theta cycle.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -238,6 +238,70 @@ impl Decoder {
     }
 }
 
+/// One layer's neuron-kernel pass over a range of its units.
+struct KernelJob<'a> {
+    p: &'a NeuronParams,
+    k: &'a NeuronConsts,
+    sc: &'a Scratch,
+    fill: &'a Lanes,
+    clamped: bool,
+    plus: bool,
+}
+
+impl KernelJob<'_> {
+    /// Runs the kernel on `sl` (layer-local offset `off`), with the widest vector instructions
+    /// this processor has. Every variant computes the same IEEE operations in the same order
+    /// (Rust never fuses multiply–adds on its own), so results are bit-identical across them.
+    fn run(&self, off: usize, sl: LaneSlices<'_>) {
+        #[cfg(target_arch = "x86_64")]
+        if std::arch::is_x86_feature_detected!("avx2") {
+            // SAFETY: the processor supports AVX2 (checked just above), the only requirement
+            // of calling a function compiled with that target feature.
+            #[allow(unsafe_code)]
+            unsafe {
+                self.run_avx2(off, sl)
+            };
+            return;
+        }
+        self.run_generic(off, sl);
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    fn run_avx2(&self, off: usize, sl: LaneSlices<'_>) {
+        self.run_generic(off, sl);
+    }
+
+    #[inline(always)]
+    fn run_generic(&self, off: usize, mut sl: LaneSlices<'_>) {
+        let sc = self.sc;
+        let m_all = sl.len();
+        let mut c = 0;
+        while c < m_all {
+            let m = LANES.min(m_all - c);
+            let mut x = sl.load(c, m, self.fill);
+            let mut inp = LaneIn::default();
+            let g = off + c;
+            let lanes = |v: &[f32]| {
+                let mut x = Vf::default();
+                x.0.copy_from_slice(&v[g..g + LANES]);
+                x
+            };
+            inp.ge_raw = lanes(&sc.ge_raw);
+            inp.gi_raw = lanes(&sc.gi_raw);
+            inp.pool_gi = lanes(&sc.gi);
+            inp.ss_gi = lanes(&sc.ss);
+            inp.clamp_ge = lanes(&sc.clamp_ge);
+            if self.clamped {
+                inp.clamped = Vf::splat(1.0);
+            }
+            self.p.cycle(self.k, &mut x, &inp, self.plus);
+            sl.store(c, m, &x);
+            c += m;
+        }
+    }
+}
+
 /// Per-cycle working buffers, sized to the largest layer.
 #[derive(Clone, Debug, Default)]
 struct Scratch {
@@ -295,6 +359,10 @@ pub struct Network {
     consts: Vec<NeuronConsts>,
     #[serde(skip)]
     scratch: Scratch,
+    /// Multiplier on every pathway's learning rate (a schedule, as Axon's `LRate.Sched`).
+    lrate_sched: f32,
+    /// Spikes emitted per layer since the network was built.
+    spike_counts: Vec<u64>,
     phase: Phase,
     /// Cycle within the theta cycle.
     cycle: usize,
@@ -419,6 +487,8 @@ impl Network {
             layers,
             paths,
             neurons,
+            lrate_sched: 1.0,
+            spike_counts: vec![0; spec.layers.len()],
             phase: Phase::Idle,
             cycle: 0,
             t: 0,
@@ -460,9 +530,34 @@ impl Network {
         self.paths.iter().map(Path::len).sum()
     }
 
+    /// Spikes emitted by layer `layer` since the network was built.
+    pub fn spikes(&self, layer: usize) -> u64 {
+        self.spike_counts[layer]
+    }
+
+    /// Spikes emitted by all non-input layers since the network was built.
+    pub fn hidden_spikes(&self) -> u64 {
+        self.layers
+            .iter()
+            .zip(&self.spike_counts)
+            .filter(|(l, _)| l.spec.kind != LayerKind::Input)
+            .map(|(_, c)| c)
+            .sum()
+    }
+
     /// Theta cycles completed.
     pub fn trials(&self) -> u64 {
         self.trials
+    }
+
+    /// Sets the learning-rate schedule multiplier (1 = each pathway's own rate).
+    pub fn set_lrate_sched(&mut self, mult: f32) {
+        self.lrate_sched = if mult.is_finite() { mult.max(0.0) } else { 1.0 };
+    }
+
+    /// The learning-rate schedule multiplier.
+    pub fn lrate_sched(&self) -> f32 {
+        self.lrate_sched
     }
 
     /// Current phase.
@@ -837,32 +932,15 @@ impl Network {
         let k = &self.consts[li];
         let fill = Lanes::rest(p);
         let sc = &self.scratch;
-        let run = |off: usize, mut sl: LaneSlices<'_>| {
-            let m_all = sl.len();
-            let mut c = 0;
-            while c < m_all {
-                let m = LANES.min(m_all - c);
-                let mut x = sl.load(c, m, &fill);
-                let mut inp = LaneIn::default();
-                let g = off + c;
-                let lanes = |v: &[f32]| {
-                    let mut x = F8::default();
-                    x.0.copy_from_slice(&v[g..g + LANES]);
-                    x
-                };
-                inp.ge_raw = lanes(&sc.ge_raw);
-                inp.gi_raw = lanes(&sc.gi_raw);
-                inp.pool_gi = lanes(&sc.gi);
-                inp.ss_gi = lanes(&sc.ss);
-                inp.clamp_ge = lanes(&sc.clamp_ge);
-                if clamped {
-                    inp.clamped = F8::splat(1.0);
-                }
-                p.cycle(k, &mut x, &inp, plus);
-                sl.store(c, m, &x);
-                c += m;
-            }
+        let job = KernelJob {
+            p,
+            k,
+            sc,
+            fill: &fill,
+            clamped,
+            plus,
         };
+        let run = |off: usize, sl: LaneSlices<'_>| job.run(off, sl);
         let slices = LaneSlices::of(&mut self.neurons, start..start + len);
         const PAR_CHUNK: usize = 1024;
         if len >= 4 * PAR_CHUNK {
@@ -895,6 +973,7 @@ impl Network {
                 l.pool_spikes[k / ps] += 1;
             }
         }
+        self.spike_counts[li] += sp.len() as u64;
         let r = start..start + len;
         if is_super && plus {
             let cps = &n.ca_p[r.clone()];
@@ -948,15 +1027,8 @@ impl Network {
             let sl = &self.layers[p.send];
             let norm = 1.0 / sl.spec.neuron.ca.spike_g;
             let (s_start, r_start) = (sl.start, self.layers[p.recv].start);
-            // A CT layer's own context is its state at the end of the minus phase: by the end
-            // of the plus phase the pulvinar's outcome drive has overwritten the history it held.
-            let src = if sl.spec.kind == LayerKind::Ct && std::env::var("CTM").is_ok() {
-                &n.ca_p_m
-            } else {
-                &n.burst
-            };
             for s in 0..sl.len() {
-                let b = src[s_start + s];
+                let b = n.burst[s_start + s];
                 if b > 0.0 {
                     p.send_row(s, p.gscale * b * norm, &mut n.ctxt_ge_raw, r_start);
                 }
@@ -988,6 +1060,13 @@ impl Network {
                 };
             }
         }
+        let n_all = n.len();
+        let mut bins_t = vec![0.0f32; nb * n_all];
+        for i in 0..n_all {
+            for b in 0..nb {
+                bins_t[b * n_all + i] = n.bins[i * nb + b];
+            }
+        }
         let active: Vec<bool> = (0..n.len())
             .map(|i| n.ca_syn[i] > 1e-6 || n.bins[i * nb..(i + 1) * nb].iter().any(|b| *b > 1e-6))
             .collect();
@@ -997,6 +1076,8 @@ impl Network {
                 bins: &self.bins,
                 nb,
                 ca_bins: &n.bins,
+                bins_t: &bins_t,
+                n: n_all,
                 ca_syn,
                 r_factor: &r_factor,
                 r_err: &r_err,
@@ -1004,7 +1085,7 @@ impl Network {
                 active: &active,
                 target: self.layers[p.recv].spec.kind.target_rule(),
             };
-            p.learn(self.layers[p.send].start, &ctx);
+            p.learn(self.layers[p.send].start, self.lrate_sched, &ctx);
         }
     }
 

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use super::error::{Result, check_pos, check_range};
 use super::kinase::{CaParams, LearnCaParams};
-use super::simd::F8;
+use super::simd::{Vf, WIDTH};
 
 /// Spiking and refractory parameters (Axon `SpikeParams`).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -223,9 +223,9 @@ const VM_MIN: f32 = -100.0;
 const VM_MAX: f32 = 0.0;
 
 /// Neurons updated together by one call of the cycle kernel.
-pub const LANES: usize = 8;
+pub const LANES: usize = WIDTH;
 /// One value per lane.
-pub type V = F8;
+pub type V = Vf;
 
 /// Per-cycle state of [`LANES`] neurons, one array per variable: the unit of work of
 /// [`NeuronParams::cycle`], written branch-free so the compiler can vectorise across lanes.
@@ -296,10 +296,10 @@ impl Lanes {
     /// Every lane at rest, never having spiked.
     pub fn rest(p: &NeuronParams) -> Self {
         Self {
-            vm: F8::splat(p.erev.l),
-            vm_dend: F8::splat(p.erev.l),
-            isi: F8::splat(-1.0),
-            isi_avg: F8::splat(-1.0),
+            vm: Vf::splat(p.erev.l),
+            vm_dend: Vf::splat(p.erev.l),
+            isi: Vf::splat(-1.0),
+            isi_avg: Vf::splat(-1.0),
             ..Default::default()
         }
     }
@@ -357,6 +357,23 @@ pub struct NeuronConsts {
     nmda_on: f32,
     inv_slope: f32,
     vm_c: f32,
+}
+
+/// Net membrane current at `v` (pA), clipped at ±`lim`: excitatory, leak, inhibitory and
+/// potassium currents (conductances already in nS) plus an injected current.
+#[inline(always)]
+fn inet(
+    v: Vf,
+    ge: Vf,
+    gl: impl Into<Vf>,
+    gi: Vf,
+    gk: Vf,
+    (ee, el, ei, ek): (f32, f32, f32, f32),
+    inj: Vf,
+    lim: f32,
+) -> Vf {
+    let gl = gl.into();
+    (ge * (ee - v) + gl * (el - v) + gi * (ei - v) + gk * (ek - v) + inj).clamp(-lim, lim)
 }
 
 impl NeuronParams {
@@ -500,13 +517,10 @@ impl NeuronParams {
             .ge(k.tr - 1.0)
             .select(s.vm_r - vm0, k.r_dt * (s.vm_r - vm0));
         let (g_e, g_i, g_k) = (ge * ge_b, gi * gi_b, gk * gk_b);
-        let inet_at = |v: F8| {
-            (g_e * (ee - v) + gl * (el - v) + g_i * (ei - v) + g_k * (ek - v) + inp.inj)
-                .clamp(-k.lim, k.lim)
-        };
-        let i1 = inet_at(vm0);
+        let rev = (ee, el, ei, ek);
+        let i1 = inet(vm0, g_e, gl, g_i, g_k, rev, inp.inj, k.lim);
         let v1 = (vm0 + (0.5 * k.vm_dt) * i1).clamp(VM_MIN, VM_MAX);
-        let i2 = inet_at(v1);
+        let i2 = inet(v1, g_e, gl, g_i, g_k, rev, inp.inj, k.lim);
         let v2 = (v1 + (0.5 * k.vm_dt) * i2).clamp(VM_MIN, VM_MAX);
         let exp_i = (gl * s.exp_slope * ((0.5 * (v2 + vm0) - s.thr) * k.inv_slope).exp())
             .clamp(-k.lim, k.lim);
@@ -518,12 +532,11 @@ impl NeuronParams {
         // inhibition, and a fraction of the spike current.
         let gl_d = refr.select(gl * (1.0 + self.dend.g_r), gl);
         let g_id = (gi + self.dend.ss_gi * inp.ss_gi) * gi_b;
-        let inet_d = |v: F8| {
-            (g_e * (ee - v) + gl_d * (el - v) + g_id * (ei - v) + g_k * (ek - v))
-                .clamp(-k.lim_dend, k.lim_dend)
-        };
-        let d1 = (vd + (0.5 * k.vm_dend_dt) * inet_d(vd)).clamp(VM_MIN, VM_MAX);
-        let d2 = (d1 + (0.5 * k.vm_dend_dt) * inet_d(d1)).clamp(VM_MIN, VM_MAX);
+        let zero = Vf::splat(0.0);
+        let id1 = inet(vd, g_e, gl_d, g_id, g_k, rev, zero, k.lim_dend);
+        let d1 = (vd + (0.5 * k.vm_dend_dt) * id1).clamp(VM_MIN, VM_MAX);
+        let id2 = inet(d1, g_e, gl_d, g_id, g_k, rev, zero, k.lim_dend);
+        let d2 = (d1 + (0.5 * k.vm_dend_dt) * id2).clamp(VM_MIN, VM_MAX);
         n.vm_dend = (d2 + (k.vm_dend_dt * self.dend.g_exp) * exp_i).clamp(VM_MIN, VM_MAX);
         // Spike, ISI and rate-code activity. The rate comes from the running average ISI, or
         // from the silence since the last spike once that is longer (when an average is known;

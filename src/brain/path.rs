@@ -8,8 +8,9 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::error::{BrainError, Result, check_range};
-use super::kinase::{SwtParams, SynCaBins, dwt_target, lwt_from, soft_bound, wt_from};
+use super::kinase::{SwtParams, SynCaBins, lwt_from, wt_from};
 use super::layer::Shape;
+use super::simd::{Vf, WIDTH};
 
 /// What a pathway carries.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -182,12 +183,128 @@ pub struct Path {
     pub dswt: Vec<f32>,
 }
 
+/// Dot product with four independent partial sums (a fixed order, so deterministic) that the
+/// compiler can keep in vector registers.
+#[inline(always)]
+fn dot4(a: &[f32], b: &[f32]) -> f32 {
+    let mut acc = [0.0f32; 4];
+    let n = a.len().min(b.len());
+    let mut i = 0;
+    while i + 4 <= n {
+        for l in 0..4 {
+            acc[l] += a[i + l] * b[i + l];
+        }
+        i += 4;
+    }
+    while i < n {
+        acc[0] += a[i] * b[i];
+        i += 1;
+    }
+    (acc[0] + acc[1]) + (acc[2] + acc[3])
+}
+
+/// Applies weight changes `dwt` (before the learning rate and soft bound) to one row, with the
+/// widest vector instructions this processor has (all variants compute identical results).
+#[inline]
+fn update_row(
+    lrate: f32,
+    dwt: &[f32],
+    lwt: &mut [f32],
+    wt: &mut [f32],
+    swt: &[f32],
+    dswt: &mut [f32],
+) {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx2") {
+        // SAFETY: AVX2 is present (checked just above), the only requirement of calling a
+        // function compiled with that target feature.
+        #[allow(unsafe_code)]
+        unsafe {
+            update_row_avx2(lrate, dwt, lwt, wt, swt, dswt)
+        };
+        return;
+    }
+    update_row_generic(lrate, dwt, lwt, wt, swt, dswt);
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+fn update_row_avx2(
+    lrate: f32,
+    dwt: &[f32],
+    lwt: &mut [f32],
+    wt: &mut [f32],
+    swt: &[f32],
+    dswt: &mut [f32],
+) {
+    update_row_generic(lrate, dwt, lwt, wt, swt, dswt);
+}
+
+/// Soft-bounded linear-weight step and the new effective weight `SWt · 2 · Sig(LWt)`, for
+/// [`WIDTH`] synapses; branch-free. A zero change leaves the weight exactly as it was.
+#[inline(always)]
+fn update_lanes(lrate: f32, d: Vf, l: Vf, w: Vf, s: Vf, ds: Vf) -> (Vf, Vf, Vf) {
+    let bound = d.gt(0.0).select(1.0 - l, l);
+    let dl = lrate * d * bound;
+    let nl = (l + dl).clamp(0.0, 1.0);
+    // Sig(w) = 1 / (1 + ((1 − w)/w)^6); w = 0 gives 0 through ∞, without a branch.
+    let r = (1.0 - nl) / nl.max(1e-30);
+    let r2 = r * r;
+    let sig = 1.0 / (1.0 + r2 * r2 * r2);
+    let neww = dl.ne(0.0).select(s * 2.0 * sig, w);
+    (nl, neww, ds + dl)
+}
+
+#[inline(always)]
+fn update_row_generic(
+    lrate: f32,
+    dwt: &[f32],
+    lwt: &mut [f32],
+    wt: &mut [f32],
+    swt: &[f32],
+    dswt: &mut [f32],
+) {
+    let n = dwt.len().min(lwt.len());
+    let mut i = 0;
+    while i < n {
+        let m = WIDTH.min(n - i);
+        if m == WIDTH {
+            let load = |v: &[f32]| {
+                let mut x = Vf::default();
+                x.0.copy_from_slice(&v[i..i + WIDTH]);
+                x
+            };
+            let (nl, nw, nds) =
+                update_lanes(lrate, load(dwt), load(lwt), load(wt), load(swt), load(dswt));
+            lwt[i..i + WIDTH].copy_from_slice(&nl.0);
+            wt[i..i + WIDTH].copy_from_slice(&nw.0);
+            dswt[i..i + WIDTH].copy_from_slice(&nds.0);
+        } else {
+            let load = |v: &[f32]| {
+                let mut x = Vf::default();
+                x.0[..m].copy_from_slice(&v[i..i + m]);
+                x
+            };
+            let (nl, nw, nds) =
+                update_lanes(lrate, load(dwt), load(lwt), load(wt), load(swt), load(dswt));
+            lwt[i..i + m].copy_from_slice(&nl.0[..m]);
+            wt[i..i + m].copy_from_slice(&nw.0[..m]);
+            dswt[i..i + m].copy_from_slice(&nds.0[..m]);
+        }
+        i += m;
+    }
+}
+
 /// Receiver-side and sender-side quantities a learning pass reads.
 pub(crate) struct LearnCtx<'a> {
     pub bins: &'a SynCaBins,
     pub nb: usize,
     /// CaSyn bins of all neurons, neuron-major.
     pub ca_bins: &'a [f32],
+    /// The same bins bin-major (`bins × n`), for whole-row learning of dense pathways.
+    pub bins_t: &'a [f32],
+    /// Number of neurons (row length of `bins_t`).
+    pub n: usize,
     /// Final CaSyn of all neurons.
     pub ca_syn: &'a [f32],
     /// Hidden rule: `(LearnCaP − LearnCaD) · RLRate` per neuron; target rule: RLRate.
@@ -358,13 +475,13 @@ impl Path {
 
     /// One learning step on every synapse (weight change, soft bound, new effective weight);
     /// rows of inactive senders are skipped, as the rule gives them zero. Rows are split across
-    /// threads; each synapse is written by exactly one thread, so the result does not depend on
-    /// the thread count.
-    pub(crate) fn learn(&mut self, s_start: usize, ctx: &LearnCtx<'_>) {
-        if !self.spec.learn || self.spec.lrate == 0.0 {
+    /// threads; each synapse is written by exactly one thread in a fixed order, so the result
+    /// does not depend on the thread count.
+    pub(crate) fn learn(&mut self, s_start: usize, sched: f32, ctx: &LearnCtx<'_>) {
+        let lrate = self.spec.lrate * sched;
+        if !self.spec.learn || lrate == 0.0 {
             return;
         }
-        let lrate = self.spec.lrate;
         let ctxt = self.spec.kind == PathKind::CtCtxt;
         let ns = self.offs.len() - 1;
         // Chunks of whole rows, about 64k synapses each.
@@ -382,6 +499,7 @@ impl Path {
         }
         let offs = &self.offs;
         let ridx = &self.ridx;
+        let dense = self.dense;
         let mut jobs = Vec::with_capacity(bounds.len());
         let (mut wt, mut lwt, mut swt, mut dswt) = (
             &mut self.wt[..],
@@ -402,47 +520,83 @@ impl Path {
             dswt = h;
         }
         let nb = ctx.nb;
+        // Per-bin weights of the rule: credit (hidden) or CaP − CaD regression (target).
+        let wb: Vec<f32> = if ctx.target {
+            ctx.bins
+                .wp
+                .iter()
+                .zip(&ctx.bins.wd)
+                .map(|(p, d)| p - d)
+                .collect()
+        } else {
+            ctx.bins.wc.clone()
+        };
+        let w_tail = if ctx.target { 0.0 } else { ctx.bins.w_tail };
         jobs.into_par_iter()
             .for_each(|(s0, s1, wt, lwt, swt, dswt)| {
                 let base = offs[s0] as usize;
+                let mut credit: Vec<f32> = Vec::new();
+                let mut coef = vec![0.0f32; nb];
                 for s in s0..s1 {
                     let gs = s_start + s;
                     let (a, b) = (offs[s] as usize, offs[s + 1] as usize);
-                    let sb = &ctx.ca_bins[gs * nb..gs * nb + nb];
-                    let s_end = ctx.ca_syn[gs];
-                    let sprv = ctx.burst_prv[gs];
+                    if a == b {
+                        continue;
+                    }
+                    let row = a - base..b - base;
+                    let rows = &ridx[a..b];
+                    credit.clear();
+                    credit.resize(b - a, 0.0);
                     if ctxt {
+                        let sprv = ctx.burst_prv[gs];
                         if sprv <= 0.0 {
                             continue;
                         }
-                    } else if !ctx.active[gs] {
-                        continue;
-                    }
-                    for k in a..b {
-                        let r = ridx[k] as usize;
-                        let dwt = if ctxt {
-                            sprv * ctx.r_err[r]
-                        } else {
-                            let rb = &ctx.ca_bins[r * nb..r * nb + nb];
-                            if ctx.target {
-                                let (cp, cd) = ctx.bins.syn_ca(rb, sb);
-                                ctx.r_factor[r] * dwt_target(cp, cd)
-                            } else {
-                                let f = ctx.r_factor[r];
-                                if f == 0.0 {
-                                    continue;
+                        for (c, &r) in credit.iter_mut().zip(rows) {
+                            *c = sprv * ctx.r_err[r as usize];
+                        }
+                    } else {
+                        if !ctx.active[gs] {
+                            continue;
+                        }
+                        let sb = &ctx.ca_bins[gs * nb..gs * nb + nb];
+                        for k in 0..nb {
+                            coef[k] = wb[k] * sb[k];
+                        }
+                        let s_tail = w_tail * ctx.ca_syn[gs];
+                        if dense {
+                            // The whole row at once: bin-major receiver bins, contiguous.
+                            let r0 = rows[0] as usize;
+                            let nr = b - a;
+                            for (k, &c) in coef.iter().enumerate() {
+                                if c != 0.0 {
+                                    let rt = &ctx.bins_t[k * ctx.n + r0..k * ctx.n + r0 + nr];
+                                    for (x, y) in credit.iter_mut().zip(rt) {
+                                        *x += c * y;
+                                    }
                                 }
-                                ctx.bins.credit(rb, sb, ctx.ca_syn[r], s_end) * f
                             }
-                        };
-                        let i = k - base;
-                        let d = lrate * soft_bound(dwt, lwt[i]);
-                        if d != 0.0 {
-                            lwt[i] = (lwt[i] + d).clamp(0.0, 1.0);
-                            wt[i] = wt_from(swt[i], lwt[i]);
-                            dswt[i] += d;
+                            let re = &ctx.ca_syn[r0..r0 + nr];
+                            let rf = &ctx.r_factor[r0..r0 + nr];
+                            for ((x, e), f) in credit.iter_mut().zip(re).zip(rf) {
+                                *x = (*x + s_tail * e) * f;
+                            }
+                        } else {
+                            for (x, &r) in credit.iter_mut().zip(rows) {
+                                let r = r as usize;
+                                let rb = &ctx.ca_bins[r * nb..r * nb + nb];
+                                *x = (dot4(&coef, rb) + s_tail * ctx.ca_syn[r]) * ctx.r_factor[r];
+                            }
                         }
                     }
+                    update_row(
+                        lrate,
+                        &credit,
+                        &mut lwt[row.clone()],
+                        &mut wt[row.clone()],
+                        &swt[row.clone()],
+                        &mut dswt[row],
+                    );
                 }
             });
     }
