@@ -95,8 +95,9 @@ fn onehot(k: usize, n: usize) -> Vec<f32> {
 /// A deep predictive net on a 4-symbol cycle: it must learn to predict the next symbol.
 fn train_cycle(minus: usize, plus: usize) -> (usize, f32, f32) {
     let o = DeepOpts {
-        ct_gain: 8.0,
         ct_gi: 1.0,
+        input_ct_rel: 1.0,
+        lrate: 0.03,
         theta: ThetaParams {
             minus_cycles: minus,
             plus_cycles: plus,

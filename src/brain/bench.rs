@@ -48,9 +48,6 @@ pub fn small_spec(seed: u64) -> NetworkSpec {
     let o = DeepOpts {
         hidden_shape: Shape::d2(20, 20),
         action_units: 8,
-        ct_gain: 8.0,
-        ct_gi: 1.6,
-        input_ct_rel: 0.2,
         seed,
         ..Default::default()
     };

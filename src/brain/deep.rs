@@ -37,13 +37,15 @@ pub struct DeepOpts {
     pub theta: ThetaParams,
     /// Inhibition gain of Super. Default 1.1.
     pub super_gi: f32,
-    /// Inhibition gain of CT. Default 2.2 (Axon's CT default).
+    /// Inhibition gain of CT. Default 1.6 (Axon's CT default is 2.2; this FS-FFFB is tuned so
+    /// that CT keeps a sparse code of its context on the Reber grammar).
     pub ct_gi: f32,
     /// Inhibition gain of the pulvinar. Default 0.9.
     pub pulv_gi: f32,
     /// Inhibition gain of the input layer. Default 0.9.
     pub input_gi: f32,
-    /// CT context gain (Axon's presets: 1 fast/long, 2 medium). Default 2.
+    /// CT context gain. Default 8: context here is burst / SpikeG (spikes per cycle), an eighth
+    /// of Axon's raw-CaP context, so 8 matches Axon's gain of 1.
     pub ct_gain: f32,
     /// CT context decay within a cycle, cycles (0 = none). Default 50.
     pub ct_decay_tau: f32,
@@ -52,15 +54,15 @@ pub struct DeepOpts {
     /// Strength of CT self-context relative to Super → CT context. Default 0.5 (deep_fsa).
     pub ct_self_rel: f32,
     /// Strength of the direct current-frame input to CT relative to Super → CT context.
-    /// Default 1.
+    /// Default 0.2: stronger and the current frame swamps the context in CT's code.
     pub input_ct_rel: f32,
     /// Relative strength of pulvinar → Super/CT feedback. Default 0.1.
     pub pulv_back_rel: f32,
     /// Pulvinar drive scale. Default 0.2 (deep_fsa).
     pub drive_scale: f32,
-    /// Learning rate of ordinary pathways. Default 0.03 (deep_fsa).
+    /// Learning rate of ordinary pathways. Default 0.02 (deep_fsa uses 0.03).
     pub lrate: f32,
-    /// Learning rate of context pathways. Default 0.02 (deep_fsa).
+    /// Learning rate of context pathways. Default 0.01 (deep_fsa uses 0.02).
     pub ctxt_lrate: f32,
     /// Expected activity of the input layer. Default 0.15.
     pub input_nominal: f32,
@@ -78,18 +80,18 @@ impl Default for DeepOpts {
             action_units: 0,
             theta: ThetaParams::default(),
             super_gi: 1.1,
-            ct_gi: 2.2,
+            ct_gi: 1.6,
             pulv_gi: 0.9,
             input_gi: 0.9,
-            ct_gain: 2.0,
+            ct_gain: 8.0,
             ct_decay_tau: 50.0,
             ct_self: true,
             ct_self_rel: 0.5,
-            input_ct_rel: 1.0,
+            input_ct_rel: 0.2,
             pulv_back_rel: 0.1,
             drive_scale: 0.2,
-            lrate: 0.03,
-            ctxt_lrate: 0.02,
+            lrate: 0.02,
+            ctxt_lrate: 0.01,
             input_nominal: 0.15,
             seed: 0,
         }

@@ -361,18 +361,6 @@ impl SynCaBins {
             .sum();
         binned + self.w_tail * r_end * s_end
     }
-
-    /// Synaptic (CaP, CaD) estimates from receiver and sender bins.
-    #[inline(always)]
-    pub fn syn_ca(&self, r: &[f32], s: &[f32]) -> (f32, f32) {
-        let (mut cp, mut cd) = (0.0f32, 0.0f32);
-        for b in 0..self.wp.len().min(r.len()).min(s.len()) {
-            let x = r[b] * s[b];
-            cp += self.wp[b] * x;
-            cd += self.wd[b] * x;
-        }
-        (cp, cd)
-    }
 }
 
 /// Ridge least squares through the origin; returns the coefficients and R².
@@ -434,12 +422,6 @@ fn ridge_fit(xs: &[Vec<f64>], y: &[f64]) -> (Vec<f64>, f64) {
 #[inline(always)]
 pub fn dwt_hidden(sy_ca_d: f32, lca_p: f32, lca_d: f32) -> f32 {
     sy_ca_d * (lca_p - lca_d)
-}
-
-/// Target/pulvinar rule: the synaptic calcium's own temporal difference.
-#[inline(always)]
-pub fn dwt_target(sy_ca_p: f32, sy_ca_d: f32) -> f32 {
-    sy_ca_p - sy_ca_d
 }
 
 #[cfg(test)]

@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 
 use super::error::{BrainError, Result, check_finite};
 use super::inhib::InhibState;
-use super::kinase::{SynCaBins, lwt_from, wt_from};
+use super::kinase::{SynCaBins, wt_from};
 use super::layer::{Layer, LayerKind, LayerSpec};
 use super::neuron::{LANES, LaneIn, LaneSlices, Lanes, NeuronConsts, NeuronParams, Neurons};
 use super::path::{LearnCtx, Path, PathKind, PathSpec};
@@ -370,7 +370,6 @@ pub struct Network {
     t: u64,
     /// Theta cycles completed (learned or not).
     trials: u64,
-    rng: ChaCha8Rng,
 }
 
 impl Network {
@@ -493,7 +492,6 @@ impl Network {
             cycle: 0,
             t: 0,
             trials: 0,
-            rng,
             spec,
         };
         net.rebuild_derived();
@@ -1130,7 +1128,6 @@ impl Network {
                 }
             }
         }
-        let _ = lwt_from;
     }
 
     /// Saves the whole network (specification, weights and every piece of state) so that a
@@ -1191,14 +1188,9 @@ impl Network {
         h
     }
 
-    /// Mean firing rate over the last theta cycle's minus phase, Hz, per layer (from ActM).
+    /// Mean minus-phase activity (ActM, 1 = `max_hz`) of a layer in the last theta cycle.
     pub fn layer_act_m(&self, layer: usize) -> f32 {
         let a = self.prediction(layer);
         a.iter().sum::<f32>() / a.len().max(1) as f32
-    }
-
-    /// Random-number generator of the network (reserved for noise; seeded).
-    pub fn rng(&mut self) -> &mut ChaCha8Rng {
-        &mut self.rng
     }
 }
