@@ -238,6 +238,18 @@ impl Decoder {
     }
 }
 
+/// Splits a per-neuron buffer into each layer's slice (layers are contiguous and in order).
+fn split_by_layer<'a>(layers: &[Layer], buf: &'a mut [f32]) -> Vec<(usize, &'a mut [f32])> {
+    let mut out = Vec::with_capacity(layers.len());
+    let mut rest = buf;
+    for (li, l) in layers.iter().enumerate() {
+        let (a, b) = rest.split_at_mut(l.len());
+        out.push((li, a));
+        rest = b;
+    }
+    out
+}
+
 /// One layer's neuron-kernel pass over a range of its units.
 struct KernelJob<'a> {
     p: &'a NeuronParams,
@@ -349,8 +361,10 @@ pub struct Network {
     /// Inhibitory input ring buffer.
     gi_buf: Vec<f32>,
     bins: SynCaBins,
-    /// Outgoing non-context pathways per layer.
-    send_paths: Vec<Vec<usize>>,
+    /// Incoming non-context pathways per layer, in pathway order.
+    recv_paths: Vec<Vec<usize>>,
+    /// Total synapses (decides whether propagation runs in parallel).
+    num_synapses_cached: usize,
     /// Local indices of the units that spiked on the last cycle, per layer.
     spiked: Vec<Vec<u32>>,
     decoders: Vec<Decoder>,
@@ -460,12 +474,13 @@ impl Network {
             };
             paths[i].gscale = p.spec.abs * rel / expect;
         }
-        let mut send_paths = vec![Vec::new(); layers.len()];
+        let mut recv_paths = vec![Vec::new(); layers.len()];
         for (i, p) in paths.iter().enumerate() {
             if p.spec.kind != PathKind::CtCtxt {
-                send_paths[p.send].push(i);
+                recv_paths[p.recv].push(i);
             }
         }
+        let num_synapses_cached = paths.iter().map(Path::len).sum();
         let slots = spec.theta.delay + 1;
         let n = neurons.len();
         let bins = SynCaBins::fit(
@@ -479,7 +494,8 @@ impl Network {
             scratch: Scratch::default(),
             decoders: vec![Decoder::default(); layers.len()],
             spiked: vec![Vec::new(); layers.len()],
-            send_paths,
+            recv_paths,
+            num_synapses_cached,
             ge_buf: vec![0.0; slots * n],
             gi_buf: vec![0.0; slots * n],
             bins,
@@ -588,12 +604,16 @@ impl Network {
             let (act, glong) = (l.spec.neuron.decay.act, l.spec.neuron.decay.glong);
             let range = l.range();
             let is_target = l.spec.kind == LayerKind::Target;
+            let is_super = l.spec.kind == LayerKind::Super;
             self.decay_layer(li, act, glong);
             let n = &mut self.neurons;
-            n.burst_prv[range.clone()].copy_from_slice(&n.burst[range.clone()]);
+            let src = if is_super { &n.burst } else { &n.ca_p };
+            n.burst_prv[range.clone()].copy_from_slice(&src[range.clone()]);
             n.act_int[range.clone()].fill(0.0);
-            let nb = self.spec.theta.bins();
-            n.bins[range.start * nb..range.end * nb].fill(0.0);
+            let n_all = n.len();
+            for b in 0..self.spec.theta.bins() {
+                n.bins[b * n_all + range.start..b * n_all + range.end].fill(0.0);
+            }
             if is_target {
                 self.layers[li].clamped = false;
             }
@@ -827,7 +847,6 @@ impl Network {
     /// Gathers a layer's inputs, updates its inhibition and runs the neuron kernel.
     fn update_layer(&mut self, li: usize, plus: bool, slot: usize) {
         let n_all = self.neurons.len();
-        let nb = self.spec.theta.bins();
         let bin = self.cycle / self.spec.theta.bin_cycles;
         let bin_w = 1.0 / self.spec.theta.bin_cycles as f32;
         let l = &self.layers[li];
@@ -858,11 +877,19 @@ impl Network {
                 LayerKind::Target => 1,
                 _ => 2,
             };
-            let vals = [&n.outcome, &n.ext, &n.burst][src as usize];
+            let vals = [&n.outcome, &n.ext, Self::burst_src(dl, n)][src as usize];
             let max_drv = vals[dl.range()].iter().copied().fold(0.0, f32::max);
             let non_drive = 1.0 - (max_drv / l.spec.pulv.full_drive_act).min(1.0);
             drive = Some((non_drive, dl.start, src));
         }
+        // Field borrows (not through a method) so the other fields stay writable below.
+        let drive_vals: &[f32] = match drive {
+            Some((_, _, 0)) => &n.outcome,
+            Some((_, _, 1)) => &n.ext,
+            Some(_) if self.layers[l.driver.unwrap_or(0)].spec.kind == LayerKind::Super => &n.burst,
+            Some(_) => &n.ca_p,
+            None => &[],
+        };
         // Gather this cycle's input and zero the ring-buffer slot for reuse.
         let sc = &mut self.scratch;
         let ge_slot = &mut self.ge_buf[slot * n_all..(slot + 1) * n_all];
@@ -884,8 +911,8 @@ impl Network {
                 g += ct_gain * c;
                 n.ctxt_ge[i] = c - c * ct_decay;
             }
-            if let Some((nd, ds, src)) = drive {
-                let dv = [&n.outcome, &n.ext, &n.burst][src as usize][ds + k];
+            if let Some((nd, ds, _)) = drive {
+                let dv = drive_vals[ds + k];
                 g = nd * g + drive_scale * dv;
                 n.ge_syn[i] *= nd;
             }
@@ -958,8 +985,9 @@ impl Network {
         }
         // Synaptic-credit bins, spikes per pool and the burst.
         let n = &mut self.neurons;
-        for i in start..start + len {
-            n.bins[i * nb + bin] += n.ca_syn[i] * bin_w;
+        let row = &mut n.bins[bin * n_all + start..bin * n_all + start + len];
+        for (b, c) in row.iter_mut().zip(&n.ca_syn[start..start + len]) {
+            *b += c * bin_w;
         }
         let l = &mut self.layers[li];
         l.pool_spikes.iter_mut().for_each(|c| *c = 0);
@@ -982,30 +1010,60 @@ impl Network {
                 let cp = n.ca_p[i];
                 n.burst[i] = if cp >= thr { cp } else { 0.0 };
             }
+        }
+    }
+
+    /// Where a layer's 5IB burst lives: Super layers compute it (thresholded CaP in the plus
+    /// phase); for every other layer it is simply its CaP.
+    fn burst_src<'n>(l: &Layer, n: &'n Neurons) -> &'n Vec<f32> {
+        if l.spec.kind == LayerKind::Super {
+            &n.burst
         } else {
-            n.burst[r.clone()].copy_from_slice(&n.ca_p[r]);
+            &n.ca_p
         }
     }
 
     /// Spike propagation: a spike arrives `delay + 1` cycles later, i.e. in the slot just read.
+    ///
+    /// Receiver-major: each receiving layer sums its incoming pathways in pathway order and each
+    /// pathway's spikes in sender order, so the sums are the same whether the layers run in
+    /// parallel (large networks) or one after another.
     fn propagate(&mut self, slot: usize) {
         let n_all = self.neurons.len();
-        for li in 0..self.layers.len() {
-            if self.spiked[li].is_empty() {
-                continue;
-            }
-            for &pi in &self.send_paths[li] {
-                let p = &self.paths[pi];
-                let r_start = self.layers[p.recv].start;
-                let buf = if p.spec.kind == PathKind::Inhib {
-                    &mut self.gi_buf[slot * n_all..(slot + 1) * n_all]
+        let layers = &self.layers;
+        let paths = &self.paths;
+        let spiked = &self.spiked;
+        let recv_paths = &self.recv_paths;
+        let split = |buf| split_by_layer(layers, buf);
+        let mut jobs: Vec<(usize, &mut [f32], &mut [f32])> =
+            split(&mut self.ge_buf[slot * n_all..(slot + 1) * n_all])
+                .into_iter()
+                .zip(split(&mut self.gi_buf[slot * n_all..(slot + 1) * n_all]))
+                .map(|((li, ge), (_, gi))| (li, ge, gi))
+                .filter(|(li, _, _)| {
+                    recv_paths[*li]
+                        .iter()
+                        .any(|&p| !spiked[paths[p].send].is_empty())
+                })
+                .collect();
+        let run = |(li, ge, gi): &mut (usize, &mut [f32], &mut [f32])| {
+            for &pi in &recv_paths[*li] {
+                let p = &paths[pi];
+                let buf: &mut [f32] = if p.spec.kind == PathKind::Inhib {
+                    gi
                 } else {
-                    &mut self.ge_buf[slot * n_all..(slot + 1) * n_all]
+                    ge
                 };
-                for &s in &self.spiked[li] {
-                    p.send_row(s as usize, p.gscale, buf, r_start);
+                let r_start = layers[*li].start;
+                for &s in &spiked[p.send] {
+                    p.send_row_local(s as usize, p.gscale, buf, r_start);
                 }
             }
+        };
+        if self.num_synapses_cached > 2_000_000 {
+            jobs.par_iter_mut().for_each(run);
+        } else {
+            jobs.iter_mut().for_each(run);
         }
     }
 
@@ -1025,8 +1083,13 @@ impl Network {
             let sl = &self.layers[p.send];
             let norm = 1.0 / sl.spec.neuron.ca.spike_g;
             let (s_start, r_start) = (sl.start, self.layers[p.recv].start);
+            let src = if sl.spec.kind == LayerKind::Super {
+                &n.burst
+            } else {
+                &n.ca_p
+            };
             for s in 0..sl.len() {
-                let b = n.burst[s_start + s];
+                let b = src[s_start + s];
                 if b > 0.0 {
                     p.send_row(s, p.gscale * b * norm, &mut n.ctxt_ge_raw, r_start);
                 }
@@ -1059,22 +1122,24 @@ impl Network {
             }
         }
         let n_all = n.len();
-        let mut bins_t = vec![0.0f32; nb * n_all];
-        for i in 0..n_all {
-            for b in 0..nb {
-                bins_t[b * n_all + i] = n.bins[i * nb + b];
+        // Bins are stored bin-major (cheap to add to every cycle, and what whole-row learning
+        // reads); indexed pathways read one neuron's bins at a time, so they get a copy.
+        let mut bins_nm = vec![0.0f32; nb * n_all];
+        for b in 0..nb {
+            for i in 0..n_all {
+                bins_nm[i * nb + b] = n.bins[b * n_all + i];
             }
         }
         let active: Vec<bool> = (0..n.len())
-            .map(|i| n.ca_syn[i] > 1e-6 || n.bins[i * nb..(i + 1) * nb].iter().any(|b| *b > 1e-6))
+            .map(|i| n.ca_syn[i] > 1e-6 || bins_nm[i * nb..(i + 1) * nb].iter().any(|b| *b > 1e-6))
             .collect();
         let ca_syn = &n.ca_syn;
         for p in &mut self.paths {
             let ctx = LearnCtx {
                 bins: &self.bins,
                 nb,
-                ca_bins: &n.bins,
-                bins_t: &bins_t,
+                ca_bins: &bins_nm,
+                bins_t: &n.bins,
                 n: n_all,
                 ca_syn,
                 r_factor: &r_factor,
@@ -1192,5 +1257,61 @@ impl Network {
     pub fn layer_act_m(&self, layer: usize) -> f32 {
         let a = self.prediction(layer);
         a.iter().sum::<f32>() / a.len().max(1) as f32
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The AVX2 build of the kernel must compute exactly what the portable build does, or runs
+    /// would differ between machines.
+    #[test]
+    #[cfg(target_arch = "x86_64")]
+    fn avx2_and_portable_kernels_are_bit_identical() {
+        if !std::arch::is_x86_feature_detected!("avx2") {
+            return;
+        }
+        let p = NeuronParams::default();
+        let k = p.consts();
+        let n = 3 * LANES + 5;
+        let mut a = Neurons::default();
+        a.push_rest(&p, n, 1);
+        let mut sc = Scratch::new(n);
+        for i in 0..n {
+            sc.ge_raw[i] = 0.02 * (i % 7) as f32;
+            sc.gi[i] = 0.3 + 0.01 * (i % 5) as f32;
+            sc.ss[i] = 0.05;
+        }
+        let mut b = a.clone();
+        let fill = Lanes::rest(&p);
+        for cycle in 0..300 {
+            let job = KernelJob {
+                p: &p,
+                k: &k,
+                sc: &sc,
+                fill: &fill,
+                clamped: false,
+                plus: cycle >= 150,
+            };
+            job.run_generic(0, LaneSlices::of(&mut a, 0..n));
+            // SAFETY: AVX2 was detected above.
+            #[allow(unsafe_code)]
+            unsafe {
+                job.run_avx2(0, LaneSlices::of(&mut b, 0..n))
+            };
+        }
+        assert!(
+            a.spike.iter().chain(&a.ca_p).any(|x| *x > 0.0),
+            "neurons were active"
+        );
+        for (x, y) in [
+            (&a.vm, &b.vm),
+            (&a.ca_p, &b.ca_p),
+            (&a.lca_d, &b.lca_d),
+            (&a.act, &b.act),
+        ] {
+            assert!(x.iter().zip(y).all(|(u, v)| u.to_bits() == v.to_bits()));
+        }
     }
 }

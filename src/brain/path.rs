@@ -473,6 +473,22 @@ impl Path {
         }
     }
 
+    /// Like [`Self::send_row`], into the receiving layer's own slice of the buffer.
+    #[inline]
+    pub fn send_row_local(&self, s: usize, scale: f32, buf: &mut [f32], r_start: usize) {
+        let (a, b) = (self.offs[s] as usize, self.offs[s + 1] as usize);
+        let w = &self.wt[a..b];
+        if self.dense {
+            for (d, w) in buf[..w.len()].iter_mut().zip(w) {
+                *d += scale * w;
+            }
+        } else {
+            for (r, w) in self.ridx[a..b].iter().zip(w) {
+                buf[*r as usize - r_start] += scale * w;
+            }
+        }
+    }
+
     /// One learning step on every synapse (weight change, soft bound, new effective weight);
     /// rows of inactive senders are skipped, as the rule gives them zero. Rows are split across
     /// threads; each synapse is written by exactly one thread in a fixed order, so the result
