@@ -16,7 +16,9 @@ use super::error::{BrainError, Result, check_finite};
 use super::inhib::InhibState;
 use super::kinase::{SynCaBins, wt_from};
 use super::layer::{Layer, LayerKind, LayerSpec};
-use super::neuron::{LANES, LaneIn, LaneSlices, Lanes, NeuronConsts, NeuronParams, Neurons};
+use super::neuron::{
+    GabaExp, LANES, LaneIn, LaneSlices, Lanes, NeuronConsts, NeuronParams, Neurons, Shortcuts,
+};
 use super::path::{LearnCtx, Path, PathKind, PathSpec};
 use super::simd::Vf;
 
@@ -258,6 +260,7 @@ struct KernelJob<'a> {
     fill: &'a Lanes,
     clamped: bool,
     plus: bool,
+    cut: Shortcuts,
 }
 
 impl KernelJob<'_> {
@@ -265,6 +268,16 @@ impl KernelJob<'_> {
     /// this processor has. Every variant computes the same IEEE operations in the same order
     /// (Rust never fuses multiply–adds on its own), so results are bit-identical across them.
     fn run(&self, off: usize, sl: LaneSlices<'_>) {
+        #[cfg(target_arch = "x86_64")]
+        if std::arch::is_x86_feature_detected!("avx512f") {
+            // SAFETY: the processor supports AVX-512F (checked just above), the only
+            // requirement of calling a function compiled with that target feature.
+            #[allow(unsafe_code)]
+            unsafe {
+                self.run_avx512(off, sl)
+            };
+            return;
+        }
         #[cfg(target_arch = "x86_64")]
         if std::arch::is_x86_feature_detected!("avx2") {
             // SAFETY: the processor supports AVX2 (checked just above), the only requirement
@@ -281,6 +294,12 @@ impl KernelJob<'_> {
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx2")]
     fn run_avx2(&self, off: usize, sl: LaneSlices<'_>) {
+        self.run_generic(off, sl);
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx512f")]
+    fn run_avx512(&self, off: usize, sl: LaneSlices<'_>) {
         self.run_generic(off, sl);
     }
 
@@ -304,10 +323,11 @@ impl KernelJob<'_> {
             inp.pool_gi = lanes(&sc.gi);
             inp.ss_gi = lanes(&sc.ss);
             inp.clamp_ge = lanes(&sc.clamp_ge);
+            inp.gabab_s = lanes(&sc.gabab_s);
             if self.clamped {
                 inp.clamped = Vf::splat(1.0);
             }
-            self.p.cycle(self.k, &mut x, &inp, self.plus);
+            self.p.cycle(self.k, &mut x, &inp, self.plus, self.cut);
             sl.store(c, m, &x);
             c += m;
         }
@@ -322,6 +342,7 @@ struct Scratch {
     gi: Vec<f32>,
     ss: Vec<f32>,
     clamp_ge: Vec<f32>,
+    gabab_s: Vec<f32>,
     ff: Vec<f32>,
     ext: Vec<f32>,
 }
@@ -335,6 +356,7 @@ impl Scratch {
             gi_raw: v.clone(),
             gi: v.clone(),
             ss: v.clone(),
+            gabab_s: v.clone(),
             clamp_ge: v,
             ff: Vec::new(),
             ext: Vec::new(),
@@ -371,6 +393,9 @@ pub struct Network {
     /// Derived kernel constants per layer (rebuilt from the parameters, never saved).
     #[serde(skip)]
     consts: Vec<NeuronConsts>,
+    /// Exact shortcuts the kernel may take per layer (derived from the pathways).
+    #[serde(skip)]
+    cuts: Vec<Shortcuts>,
     #[serde(skip)]
     scratch: Scratch,
     /// Multiplier on every pathway's learning rate (a schedule, as Axon's `LRate.Sched`).
@@ -491,6 +516,7 @@ impl Network {
         );
         let mut net = Self {
             consts: Vec::new(),
+            cuts: Vec::new(),
             scratch: Scratch::default(),
             decoders: vec![Decoder::default(); layers.len()],
             spiked: vec![Vec::new(); layers.len()],
@@ -517,6 +543,23 @@ impl Network {
     /// Recomputes what is derived from the parameters rather than saved.
     fn rebuild_derived(&mut self) {
         self.consts = self.layers.iter().map(|l| l.spec.neuron.consts()).collect();
+        self.cuts = (0..self.layers.len())
+            .map(|li| {
+                let into = |inhib: bool| {
+                    self.paths
+                        .iter()
+                        .any(|p| p.recv == li && (p.spec.kind == PathKind::Inhib) == inhib)
+                };
+                let kind = &self.layers[li].spec.kind;
+                Shortcuts {
+                    // CT context and pulvinar drive also arrive as excitatory input.
+                    no_syn_input: !into(false)
+                        && *kind != LayerKind::Ct
+                        && !matches!(kind, LayerKind::Pulvinar { .. }),
+                    gabab_from_pool: !into(true),
+                }
+            })
+            .collect();
         let max = self.layers.iter().map(Layer::len).max().unwrap_or(0);
         self.scratch = Scratch::new(max);
     }
@@ -899,29 +942,41 @@ impl Network {
         sc.ff.resize(npools, 0.0);
         sc.ext.clear();
         sc.ext.resize(npools, 0.0);
-        for k in 0..len {
-            let i = start + k;
-            let mut g = ge_slot[i];
-            ge_slot[i] = 0.0;
-            sc.gi_raw[k] = gi_slot[i];
-            gi_slot[i] = 0.0;
-            if is_ct {
-                // Context is felt as steady synaptic input through the whole theta cycle.
-                let c = n.ctxt_ge[i];
-                g += ct_gain * c;
-                n.ctxt_ge[i] = c - c * ct_decay;
+        let (ge_in, gi_in) = (
+            &mut ge_slot[start..start + len],
+            &mut gi_slot[start..start + len],
+        );
+        let g = &mut sc.ge_raw[..len];
+        g.copy_from_slice(ge_in);
+        ge_in.fill(0.0);
+        sc.gi_raw[..len].copy_from_slice(gi_in);
+        gi_in.fill(0.0);
+        if is_ct {
+            // Context is felt as steady synaptic input through the whole theta cycle.
+            for (g, c) in g.iter_mut().zip(&mut n.ctxt_ge[start..start + len]) {
+                *g += ct_gain * *c;
+                *c -= *c * ct_decay;
             }
-            if let Some((nd, ds, _)) = drive {
-                let dv = drive_vals[ds + k];
-                g = nd * g + drive_scale * dv;
-                n.ge_syn[i] *= nd;
+        }
+        if let Some((nd, ds, _)) = drive {
+            let dv = &drive_vals[ds..ds + len];
+            for ((g, d), s) in g.iter_mut().zip(dv).zip(&mut n.ge_syn[start..start + len]) {
+                *g = nd * *g + drive_scale * d;
+                *s *= nd;
             }
-            n.ge_raw[i] = g;
-            sc.ge_raw[k] = g;
-            sc.clamp_ge[k] = n.ext[i] * clamp_ge;
-            sc.ff[k / ps] += g;
+        }
+        n.ge_raw[start..start + len].copy_from_slice(g);
+        for (c, e) in sc.clamp_ge[..len]
+            .iter_mut()
+            .zip(&n.ext[start..start + len])
+        {
+            *c = e * clamp_ge;
+        }
+        for pool in 0..npools {
+            let r = pool * ps..(pool + 1) * ps;
+            sc.ff[pool] = sc.ge_raw[r.clone()].iter().fold(0.0, |a, x| a + x);
             if clamped {
-                sc.ext[k / ps] += sc.clamp_ge[k];
+                sc.ext[pool] = sc.clamp_ge[r].iter().fold(0.0, |a, x| a + x);
             }
         }
         // Inhibition for the whole layer and per pool; a unit gets the larger of the two.
@@ -944,13 +999,17 @@ impl Network {
                 clamped,
             );
         }
-        for k in 0..len {
-            let (g, s) = match l.pools.get(k / ps) {
+        let cut = self.cuts[li];
+        for pool in 0..npools {
+            let (g, s) = match l.pools.get(pool) {
                 Some(p) => (p.gi.max(lgi), p.ss_gi.max(lss)),
                 None => (lgi, lss),
             };
-            sc.gi[k] = g;
-            sc.ss[k] = s;
+            let gs = if cut.gabab_from_pool { g.gaba_s() } else { 0.0 };
+            let r = pool * ps..(pool + 1) * ps;
+            sc.gi[r.clone()].fill(g);
+            sc.ss[r.clone()].fill(s);
+            sc.gabab_s[r].fill(gs);
         }
         // The neuron kernel, LANES units at a time; large layers split across threads.
         let p = &l.spec.neuron;
@@ -964,6 +1023,7 @@ impl Network {
             fill: &fill,
             clamped,
             plus,
+            cut,
         };
         let run = |off: usize, sl: LaneSlices<'_>| job.run(off, sl);
         let slices = LaneSlices::of(&mut self.neurons, start..start + len);
@@ -1293,6 +1353,7 @@ mod tests {
                 fill: &fill,
                 clamped: false,
                 plus: cycle >= 150,
+                cut: Shortcuts::default(),
             };
             job.run_generic(0, LaneSlices::of(&mut a, 0..n));
             // SAFETY: AVX2 was detected above.

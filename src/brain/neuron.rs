@@ -322,6 +322,21 @@ pub struct LaneIn {
     pub clamped: V,
     /// Current injected into the soma, pA (the plasticity protocol's patch-clamp drive).
     pub inj: V,
+    /// GABA-B activation from inhibition, `GFromS(Gi)`, when precomputed per pool (see
+    /// [`Shortcuts::gabab_from_pool`]).
+    pub gabab_s: V,
+}
+
+/// Work the kernel may skip because its result is known to be exactly zero or already computed.
+/// Every shortcut gives bit-identical results to the full computation.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Shortcuts {
+    /// No excitatory synaptic input ever arrives (input layers): NMDA conductance and NMDA
+    /// calcium stay exactly 0, so their voltage-dependent factors need not be computed.
+    pub no_syn_input: bool,
+    /// No inhibitory synaptic input ever arrives: Gi is the pool's, and `LaneIn::gabab_s` holds
+    /// `GFromS(Gi)` computed once per pool.
+    pub gabab_from_pool: bool,
 }
 
 /// Derived per-layer constants of the kernel: reciprocals of time constants and the like, so
@@ -357,6 +372,36 @@ pub struct NeuronConsts {
     nmda_on: f32,
     inv_slope: f32,
     vm_c: f32,
+}
+
+/// GABA-B activation as a function of inhibition: `1 / (1 + exp(−(10·Gi − 7.1)/1.4))`.
+/// Generic over one value or lanes, so a per-pool scalar and a per-lane vector are bit-identical.
+#[inline(always)]
+pub fn gabab_g_from_s<T>(gi: T) -> T
+where
+    T: Copy + std::ops::Mul<f32, Output = T> + GabaExp,
+{
+    gi.gaba_s()
+}
+
+/// Evaluation of the GABA-B sigmoid for scalars and lanes alike.
+pub trait GabaExp {
+    /// `1 / (1 + exp((7.1 − 10·x) / 1.4))`.
+    fn gaba_s(self) -> Self;
+}
+
+impl GabaExp for f32 {
+    #[inline(always)]
+    fn gaba_s(self) -> f32 {
+        1.0 / (1.0 + super::math::fast_exp((7.1 - 10.0 * self) * (1.0 / 1.4)))
+    }
+}
+
+impl GabaExp for Vf {
+    #[inline(always)]
+    fn gaba_s(self) -> Vf {
+        1.0 / (1.0 + ((7.1 - 10.0 * self) * (1.0 / 1.4)).exp())
+    }
 }
 
 /// Net membrane current at `v` (pA), clipped at ±`lim`: excitatory, leak, inhibitory and
@@ -482,7 +527,7 @@ impl NeuronParams {
     /// clipped at ±100·VmC, bounding a step to 100 mV; Inet reports their sum. A spike is a
     /// crossing of `exp_thr`; Vm is not reset on the spike cycle, the refractory period does it.
     #[inline(always)]
-    pub fn cycle(&self, k: &NeuronConsts, n: &mut Lanes, inp: &LaneIn, plus: bool) {
+    pub fn cycle(&self, k: &NeuronConsts, n: &mut Lanes, inp: &LaneIn, plus: bool, cut: Shortcuts) {
         let s = &self.spike;
         let (ge_b, gl, gi_b, gk_b) = (self.gbar.e, self.gbar.l, self.gbar.i, self.gbar.k);
         let (ee, el, ei, ek) = (self.erev.e, self.erev.l, self.erev.i, self.erev.k);
@@ -496,12 +541,19 @@ impl NeuronParams {
         n.gnmda_syn += ge_raw - n.gnmda_syn * k.nmda_dt;
         let vd = n.vm_dend;
         // Jahr & Stevens magnesium block; no NMDA drive at or above 0 mV.
-        let mg = vd
-            .ge(0.0)
-            .select(0.0, -vd / (1.0 + k.mg_k * (-0.062 * vd).exp()));
+        let mg = if cut.no_syn_input {
+            Vf::splat(0.0)
+        } else {
+            vd.ge(0.0)
+                .select(0.0, -vd / (1.0 + k.mg_k * (-0.062 * vd).exp()))
+        };
         let gnmda = self.nmda.ge * mg * n.gnmda_syn;
         let gi = inp.pool_gi + n.gi_syn;
-        let g_from_s = 1.0 / (1.0 + ((7.1 - 10.0 * gi) * (1.0 / 1.4)).exp());
+        let g_from_s = if cut.gabab_from_pool {
+            inp.gabab_s
+        } else {
+            gabab_g_from_s(gi)
+        };
         n.gabab_x += g_from_s - n.gabab_x * k.gabab_ddt;
         n.gabab_m += (k.gabab_tau_fact * n.gabab_x - n.gabab_m) * k.gabab_rdt;
         let g_from_v = (vd + 90.0) / (1.0 + (0.1 * (vd + 100.0)).exp());
@@ -562,12 +614,16 @@ impl NeuronParams {
         // Learning calcium: NMDA at the dendrite (GHK-style driving force, whose limit at 0 mV
         // is 1/0.0756) plus VGCC per spike.
         n.gnmda_lrn += ge_raw - n.gnmda_lrn * k.nmda_dt;
-        let den = 1.0 - (0.0756 * vd).exp();
-        let ca_v = vd
-            .abs()
-            .lt(1e-3)
-            .select(1.0 / 0.0756, -vd / den.abs().lt(1e-6).select(1.0, den));
-        let nmda_ca = (k.nmda_on * self.nmda.ge) * mg * n.gnmda_lrn * ca_v;
+        let nmda_ca = if cut.no_syn_input {
+            Vf::splat(0.0)
+        } else {
+            let den = 1.0 - (0.0756 * vd).exp();
+            let ca_v = vd
+                .abs()
+                .lt(1e-3)
+                .select(1.0 / 0.0756, -vd / den.abs().lt(1e-6).select(1.0, den));
+            (k.nmda_on * self.nmda.ge) * mg * n.gnmda_lrn * ca_v
+        };
         n.vgcc_ca_int += self.learn_ca.spike_vgcc_ca * spike - n.vgcc_ca_int * k.vgcc_dt;
         let ca = (nmda_ca + n.vgcc_ca_int) * k.lca_norm;
         n.lca_m += (ca - n.lca_m) * k.lca_m_dt;
@@ -686,7 +742,8 @@ macro_rules! def_slices {
                 if len == LANES {
                     $(x.$f.0.copy_from_slice(&self.$f[i..i + LANES]);)*
                 } else {
-                    $(x.$f.0[..len].copy_from_slice(&self.$f[i..i + len]);)*
+                    // Element loops: a partial chunk is too short to be worth a memcpy call.
+                    $(for j in 0..len { x.$f.0[j] = self.$f[i + j]; })*
                 }
                 x
             }
@@ -697,7 +754,7 @@ macro_rules! def_slices {
                 if len == LANES {
                     $(self.$f[i..i + LANES].copy_from_slice(&x.$f.0);)*
                 } else {
-                    $(self.$f[i..i + len].copy_from_slice(&x.$f.0[..len]);)*
+                    $(for j in 0..len { self.$f[i + j] = x.$f.0[j]; })*
                 }
             }
 
@@ -814,7 +871,7 @@ mod tests {
         for step in 0..9 {
             // GeRaw accumulates the increments.
             inp.ge_raw.0[0] += incs[step];
-            p.cycle(&k, &mut n, &inp, false);
+            p.cycle(&k, &mut n, &inp, false, Shortcuts::default());
             assert!(
                 rel_close(n.ge.0[0], ge_e[step], 1e-4),
                 "Ge {step}: {}",
@@ -846,7 +903,7 @@ mod tests {
         let mut n = Lanes::rest(&p);
         let idle = LaneIn::default();
         for _ in 0..200 {
-            p.cycle(&k, &mut n, &idle, false);
+            p.cycle(&k, &mut n, &idle, false, Shortcuts::default());
             assert_eq!(n.spike.0[0], 0.0);
         }
         // GABA-B's baseline conductance pulls rest slightly below E_L toward E_K.
@@ -856,12 +913,37 @@ mod tests {
         drive.clamp_ge.0[0] = 0.5;
         let mut spikes = 0;
         for _ in 0..200 {
-            p.cycle(&k, &mut n, &drive, false);
+            p.cycle(&k, &mut n, &drive, false, Shortcuts::default());
             spikes += n.spike.0[0] as i32;
             assert_eq!(n.spike.0[1], 0.0, "lanes are independent");
         }
         assert!(spikes > 5, "driven neuron spiked {spikes} times in 200 ms");
         assert!(n.ca_p.0[0] > 0.0 && n.lca_p.0[0] > 0.0 && n.act.0[0] > 0.1);
+    }
+
+    /// Each shortcut computes exactly what the full kernel computes where it applies.
+    #[test]
+    fn kernel_shortcuts_are_bit_identical() {
+        let p = NeuronParams::default();
+        let k = p.consts();
+        let (mut full, mut cut) = (Lanes::rest(&p), Lanes::rest(&p));
+        let mut inp = LaneIn::default();
+        for l in 0..LANES {
+            inp.clamped.0[l] = 1.0;
+            inp.clamp_ge.0[l] = 0.1 * l as f32;
+            inp.pool_gi.0[l] = 0.4;
+        }
+        inp.gabab_s = Vf::splat(gabab_g_from_s(0.4f32));
+        let shortcuts = Shortcuts {
+            no_syn_input: true,
+            gabab_from_pool: true,
+        };
+        for c in 0..300 {
+            p.cycle(&k, &mut full, &inp, c >= 150, Shortcuts::default());
+            p.cycle(&k, &mut cut, &inp, c >= 150, shortcuts);
+        }
+        assert!(full.ca_p.0.iter().any(|x| *x > 0.0), "units were active");
+        assert_eq!(full, cut);
     }
 
     #[test]

@@ -203,43 +203,6 @@ fn dot4(a: &[f32], b: &[f32]) -> f32 {
     (acc[0] + acc[1]) + (acc[2] + acc[3])
 }
 
-/// Applies weight changes `dwt` (before the learning rate and soft bound) to one row, with the
-/// widest vector instructions this processor has (all variants compute identical results).
-#[inline]
-fn update_row(
-    lrate: f32,
-    dwt: &[f32],
-    lwt: &mut [f32],
-    wt: &mut [f32],
-    swt: &[f32],
-    dswt: &mut [f32],
-) {
-    #[cfg(target_arch = "x86_64")]
-    if std::arch::is_x86_feature_detected!("avx2") {
-        // SAFETY: AVX2 is present (checked just above), the only requirement of calling a
-        // function compiled with that target feature.
-        #[allow(unsafe_code)]
-        unsafe {
-            update_row_avx2(lrate, dwt, lwt, wt, swt, dswt)
-        };
-        return;
-    }
-    update_row_generic(lrate, dwt, lwt, wt, swt, dswt);
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
-fn update_row_avx2(
-    lrate: f32,
-    dwt: &[f32],
-    lwt: &mut [f32],
-    wt: &mut [f32],
-    swt: &[f32],
-    dswt: &mut [f32],
-) {
-    update_row_generic(lrate, dwt, lwt, wt, swt, dswt);
-}
-
 /// Soft-bounded linear-weight step and the new effective weight `SWt · 2 · Sig(LWt)`, for
 /// [`WIDTH`] synapses; branch-free. A zero change leaves the weight exactly as it was.
 #[inline(always)]
@@ -255,6 +218,7 @@ fn update_lanes(lrate: f32, d: Vf, l: Vf, w: Vf, s: Vf, ds: Vf) -> (Vf, Vf, Vf) 
     (nl, neww, ds + dl)
 }
 
+/// Applies weight changes `dwt` (before the learning rate and soft bound) to one row.
 #[inline(always)]
 fn update_row_generic(
     lrate: f32,
@@ -292,6 +256,169 @@ fn update_row_generic(
             dswt[i..i + m].copy_from_slice(&nds.0[..m]);
         }
         i += m;
+    }
+}
+
+/// The learning pass over a range of sender rows (one rayon job).
+struct RowJob<'a> {
+    offs: &'a [u32],
+    ridx: &'a [u32],
+    dense: bool,
+    ctxt: bool,
+    lrate: f32,
+    s_start: usize,
+    wb: &'a [f32],
+    w_tail: f32,
+    ctx: &'a LearnCtx<'a>,
+}
+
+impl RowJob<'_> {
+    /// Runs with the widest vector instructions available; all variants give identical results.
+    fn run(
+        &self,
+        s0: usize,
+        s1: usize,
+        wt: &mut [f32],
+        lwt: &mut [f32],
+        swt: &mut [f32],
+        dswt: &mut [f32],
+    ) {
+        #[cfg(target_arch = "x86_64")]
+        if std::arch::is_x86_feature_detected!("avx512f") {
+            // SAFETY: AVX-512F is present (checked just above), the only requirement of calling
+            // a function compiled with that target feature.
+            #[allow(unsafe_code)]
+            unsafe {
+                self.run_avx512(s0, s1, wt, lwt, swt, dswt)
+            };
+            return;
+        }
+        #[cfg(target_arch = "x86_64")]
+        if std::arch::is_x86_feature_detected!("avx2") {
+            // SAFETY: as above, for AVX2.
+            #[allow(unsafe_code)]
+            unsafe {
+                self.run_avx2(s0, s1, wt, lwt, swt, dswt)
+            };
+            return;
+        }
+        self.run_generic(s0, s1, wt, lwt, swt, dswt);
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx512f")]
+    fn run_avx512(
+        &self,
+        s0: usize,
+        s1: usize,
+        wt: &mut [f32],
+        lwt: &mut [f32],
+        swt: &mut [f32],
+        dswt: &mut [f32],
+    ) {
+        self.run_generic(s0, s1, wt, lwt, swt, dswt);
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    fn run_avx2(
+        &self,
+        s0: usize,
+        s1: usize,
+        wt: &mut [f32],
+        lwt: &mut [f32],
+        swt: &mut [f32],
+        dswt: &mut [f32],
+    ) {
+        self.run_generic(s0, s1, wt, lwt, swt, dswt);
+    }
+
+    #[inline(always)]
+    fn run_generic(
+        &self,
+        s0: usize,
+        s1: usize,
+        wt: &mut [f32],
+        lwt: &mut [f32],
+        swt: &mut [f32],
+        dswt: &mut [f32],
+    ) {
+        let (offs, ridx, dense, ctxt, lrate, s_start, wb, w_tail, ctx) = (
+            self.offs,
+            self.ridx,
+            self.dense,
+            self.ctxt,
+            self.lrate,
+            self.s_start,
+            self.wb,
+            self.w_tail,
+            self.ctx,
+        );
+        let nb = ctx.nb;
+        let base = offs[s0] as usize;
+        let mut credit: Vec<f32> = Vec::new();
+        let mut coef = vec![0.0f32; nb];
+        for s in s0..s1 {
+            let gs = s_start + s;
+            let (a, b) = (offs[s] as usize, offs[s + 1] as usize);
+            if a == b {
+                continue;
+            }
+            let row = a - base..b - base;
+            let rows = &ridx[a..b];
+            credit.clear();
+            credit.resize(b - a, 0.0);
+            if ctxt {
+                let sprv = ctx.burst_prv[gs];
+                if sprv <= 0.0 {
+                    continue;
+                }
+                for (c, &r) in credit.iter_mut().zip(rows) {
+                    *c = sprv * ctx.r_err[r as usize];
+                }
+            } else {
+                if !ctx.active[gs] {
+                    continue;
+                }
+                let sb = &ctx.ca_bins[gs * nb..gs * nb + nb];
+                for k in 0..nb {
+                    coef[k] = wb[k] * sb[k];
+                }
+                let s_tail = w_tail * ctx.ca_syn[gs];
+                if dense {
+                    // The whole row at once: bin-major receiver bins, contiguous.
+                    let r0 = rows[0] as usize;
+                    let nr = b - a;
+                    for (k, &c) in coef.iter().enumerate() {
+                        if c != 0.0 {
+                            let rt = &ctx.bins_t[k * ctx.n + r0..k * ctx.n + r0 + nr];
+                            for (x, y) in credit.iter_mut().zip(rt) {
+                                *x += c * y;
+                            }
+                        }
+                    }
+                    let re = &ctx.ca_syn[r0..r0 + nr];
+                    let rf = &ctx.r_factor[r0..r0 + nr];
+                    for ((x, e), f) in credit.iter_mut().zip(re).zip(rf) {
+                        *x = (*x + s_tail * e) * f;
+                    }
+                } else {
+                    for (x, &r) in credit.iter_mut().zip(rows) {
+                        let r = r as usize;
+                        let rb = &ctx.ca_bins[r * nb..r * nb + nb];
+                        *x = (dot4(&coef, rb) + s_tail * ctx.ca_syn[r]) * ctx.r_factor[r];
+                    }
+                }
+            }
+            update_row_generic(
+                lrate,
+                &credit,
+                &mut lwt[row.clone()],
+                &mut wt[row.clone()],
+                &swt[row.clone()],
+                &mut dswt[row],
+            );
+        }
     }
 }
 
@@ -535,7 +662,6 @@ impl Path {
             swt = f;
             dswt = h;
         }
-        let nb = ctx.nb;
         // Per-bin weights of the rule: credit (hidden) or CaP − CaD regression (target).
         let wb: Vec<f32> = if ctx.target {
             ctx.bins
@@ -548,73 +674,19 @@ impl Path {
             ctx.bins.wc.clone()
         };
         let w_tail = if ctx.target { 0.0 } else { ctx.bins.w_tail };
+        let rows = RowJob {
+            offs,
+            ridx,
+            dense,
+            ctxt,
+            lrate,
+            s_start,
+            wb: &wb,
+            w_tail,
+            ctx,
+        };
         jobs.into_par_iter()
-            .for_each(|(s0, s1, wt, lwt, swt, dswt)| {
-                let base = offs[s0] as usize;
-                let mut credit: Vec<f32> = Vec::new();
-                let mut coef = vec![0.0f32; nb];
-                for s in s0..s1 {
-                    let gs = s_start + s;
-                    let (a, b) = (offs[s] as usize, offs[s + 1] as usize);
-                    if a == b {
-                        continue;
-                    }
-                    let row = a - base..b - base;
-                    let rows = &ridx[a..b];
-                    credit.clear();
-                    credit.resize(b - a, 0.0);
-                    if ctxt {
-                        let sprv = ctx.burst_prv[gs];
-                        if sprv <= 0.0 {
-                            continue;
-                        }
-                        for (c, &r) in credit.iter_mut().zip(rows) {
-                            *c = sprv * ctx.r_err[r as usize];
-                        }
-                    } else {
-                        if !ctx.active[gs] {
-                            continue;
-                        }
-                        let sb = &ctx.ca_bins[gs * nb..gs * nb + nb];
-                        for k in 0..nb {
-                            coef[k] = wb[k] * sb[k];
-                        }
-                        let s_tail = w_tail * ctx.ca_syn[gs];
-                        if dense {
-                            // The whole row at once: bin-major receiver bins, contiguous.
-                            let r0 = rows[0] as usize;
-                            let nr = b - a;
-                            for (k, &c) in coef.iter().enumerate() {
-                                if c != 0.0 {
-                                    let rt = &ctx.bins_t[k * ctx.n + r0..k * ctx.n + r0 + nr];
-                                    for (x, y) in credit.iter_mut().zip(rt) {
-                                        *x += c * y;
-                                    }
-                                }
-                            }
-                            let re = &ctx.ca_syn[r0..r0 + nr];
-                            let rf = &ctx.r_factor[r0..r0 + nr];
-                            for ((x, e), f) in credit.iter_mut().zip(re).zip(rf) {
-                                *x = (*x + s_tail * e) * f;
-                            }
-                        } else {
-                            for (x, &r) in credit.iter_mut().zip(rows) {
-                                let r = r as usize;
-                                let rb = &ctx.ca_bins[r * nb..r * nb + nb];
-                                *x = (dot4(&coef, rb) + s_tail * ctx.ca_syn[r]) * ctx.r_factor[r];
-                            }
-                        }
-                    }
-                    update_row(
-                        lrate,
-                        &credit,
-                        &mut lwt[row.clone()],
-                        &mut wt[row.clone()],
-                        &swt[row.clone()],
-                        &mut dswt[row],
-                    );
-                }
-            });
+            .for_each(|(s0, s1, wt, lwt, swt, dswt)| rows.run(s0, s1, wt, lwt, swt, dswt));
     }
 
     /// Slow adaptation of the structural weights toward the accumulated changes, zero-sum per

@@ -19,7 +19,7 @@ use serde::{Deserialize, Serialize};
 use super::error::{BrainError, Result, check_range};
 use super::kinase::{SynCaBins, dwt_hidden, lwt_from, soft_bound, wt_from};
 use super::math::mean_sem;
-use super::neuron::{LaneIn, Lanes, NeuronParams};
+use super::neuron::{LaneIn, Lanes, NeuronParams, Shortcuts};
 
 /// Settings of one protocol run.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -153,7 +153,7 @@ impl Protocol {
                 inp.inj.0[pre] = ipre;
                 inp.inj.0[post] = ipost;
                 inp.ge_raw.0[post] = ge_in;
-                p.cycle(&k, &mut cells, &inp, plus);
+                p.cycle(&k, &mut cells, &inp, plus, Shortcuts::default());
                 if cells.spike.0[pre] > 0.0 {
                     // Arrives after the 2-cycle synaptic delay (3 cycles after the spike).
                     ring[(t + 3) % ring.len()] += self.syn_g * wt;
