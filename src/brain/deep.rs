@@ -51,7 +51,9 @@ pub struct DeepOpts {
     pub ct_decay_tau: f32,
     /// CT self-context pathway (temporal integration over several cycles). Default true.
     pub ct_self: bool,
-    /// Strength of CT self-context relative to Super → CT context. Default 0.5 (deep_fsa).
+    /// Strength of Super → CT context. Default 1 (deep_fsa).
+    pub ctxt_rel: f32,
+    /// Strength of CT self-context. Default 0.5 (deep_fsa).
     pub ct_self_rel: f32,
     /// Strength of the direct current-frame input to CT relative to Super → CT context.
     /// Default 0.2: stronger and the current frame swamps the context in CT's code.
@@ -86,6 +88,7 @@ impl Default for DeepOpts {
             ct_gain: 8.0,
             ct_decay_tau: 50.0,
             ct_self: true,
+            ctxt_rel: 1.0,
             ct_self_rel: 0.5,
             input_ct_rel: 0.2,
             pulv_back_rel: 0.1,
@@ -138,7 +141,9 @@ pub fn deep_predictive(input_shape: Shape, o: &DeepOpts) -> NetworkSpec {
         PathSpec::new(inp, &ct_name, PathKind::Forward, Pattern::Full)
             .rel(o.input_ct_rel)
             .lrate(lr),
-        PathSpec::new(hid, &ct_name, PathKind::CtCtxt, Pattern::Full).lrate(cl),
+        PathSpec::new(hid, &ct_name, PathKind::CtCtxt, Pattern::Full)
+            .rel(o.ctxt_rel)
+            .lrate(cl),
         PathSpec::new(&ct_name, &p_name, PathKind::Forward, Pattern::Full).lrate(lr),
         PathSpec::new(&p_name, hid, PathKind::Back, Pattern::Full)
             .rel(o.pulv_back_rel)

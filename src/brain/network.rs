@@ -240,6 +240,26 @@ impl Decoder {
     }
 }
 
+/// Checks that `values` are `len` finite, non-negative rates.
+fn check_rates(what: &str, len: usize, values: &[f32]) -> Result<()> {
+    if values.len() != len {
+        return Err(BrainError::Shape {
+            what: what.to_string(),
+            expected: len,
+            got: values.len(),
+        });
+    }
+    check_finite(what, values)?;
+    match values.iter().position(|v| *v < 0.0) {
+        Some(i) => Err(BrainError::InvalidParam {
+            field: format!("{what}[{i}]"),
+            value: values[i].to_string(),
+            reason: "values are rates and must be ≥ 0".into(),
+        }),
+        None => Ok(()),
+    }
+}
+
 /// Splits a per-neuron buffer into each layer's slice (layers are contiguous and in order).
 fn split_by_layer<'a>(layers: &[Layer], buf: &'a mut [f32]) -> Vec<(usize, &'a mut [f32])> {
     let mut out = Vec::with_capacity(layers.len());
@@ -692,21 +712,7 @@ impl Network {
                 "{what}: only Input and Target layers take external values"
             )));
         }
-        if values.len() != l.len() {
-            return Err(BrainError::Shape {
-                what,
-                expected: l.len(),
-                got: values.len(),
-            });
-        }
-        check_finite(&what, values)?;
-        if let Some(i) = values.iter().position(|v| *v < 0.0) {
-            return Err(BrainError::InvalidParam {
-                field: format!("{what}[{i}]"),
-                value: values[i].to_string(),
-                reason: "inputs are rates and must be ≥ 0".into(),
-            });
-        }
+        check_rates(&what, l.len(), values)?;
         let r = l.range();
         self.neurons.ext[r].copy_from_slice(values);
         Ok(())
@@ -769,22 +775,11 @@ impl Network {
         if l.spec.kind != LayerKind::Input {
             return self.set_input(layer, values);
         }
-        let what = format!("outcome for layer `{}`", l.spec.name);
-        if values.len() != l.len() {
-            return Err(BrainError::Shape {
-                what,
-                expected: l.len(),
-                got: values.len(),
-            });
-        }
-        check_finite(&what, values)?;
-        if let Some(i) = values.iter().position(|v| *v < 0.0) {
-            return Err(BrainError::InvalidParam {
-                field: format!("{what}[{i}]"),
-                value: values[i].to_string(),
-                reason: "outcomes are rates and must be ≥ 0".into(),
-            });
-        }
+        check_rates(
+            &format!("outcome for layer `{}`", l.spec.name),
+            l.len(),
+            values,
+        )?;
         let r = l.range();
         self.neurons.outcome[r].copy_from_slice(values);
         Ok(())
