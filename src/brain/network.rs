@@ -240,6 +240,17 @@ impl Decoder {
     }
 }
 
+/// Where a layer's 5IB burst lives: Super layers compute it (thresholded CaP in the plus
+/// phase); for every other layer it is its CaP. Takes the two fields, not the whole state, so
+/// callers can keep writing other fields.
+fn burst_of<'n>(kind: &LayerKind, burst: &'n [f32], ca_p: &'n [f32]) -> &'n [f32] {
+    if *kind == LayerKind::Super {
+        burst
+    } else {
+        ca_p
+    }
+}
+
 /// Checks that `values` are `len` finite, non-negative rates.
 fn check_rates(what: &str, len: usize, values: &[f32]) -> Result<()> {
     if values.len() != len {
@@ -667,10 +678,9 @@ impl Network {
             let (act, glong) = (l.spec.neuron.decay.act, l.spec.neuron.decay.glong);
             let range = l.range();
             let is_target = l.spec.kind == LayerKind::Target;
-            let is_super = l.spec.kind == LayerKind::Super;
             self.decay_layer(li, act, glong);
             let n = &mut self.neurons;
-            let src = if is_super { &n.burst } else { &n.ca_p };
+            let src = burst_of(&self.layers[li].spec.kind, &n.burst, &n.ca_p);
             n.burst_prv[range.clone()].copy_from_slice(&src[range.clone()]);
             n.act_int[range.clone()].fill(0.0);
             let n_all = n.len();
@@ -915,7 +925,11 @@ impl Network {
                 LayerKind::Target => 1,
                 _ => 2,
             };
-            let vals = [&n.outcome, &n.ext, Self::burst_src(dl, n)][src as usize];
+            let vals = [
+                &n.outcome[..],
+                &n.ext,
+                burst_of(&dl.spec.kind, &n.burst, &n.ca_p),
+            ][src as usize];
             let max_drv = vals[dl.range()].iter().copied().fold(0.0, f32::max);
             let non_drive = 1.0 - (max_drv / l.spec.pulv.full_drive_act).min(1.0);
             drive = Some((non_drive, dl.start, src));
@@ -1068,16 +1082,6 @@ impl Network {
         }
     }
 
-    /// Where a layer's 5IB burst lives: Super layers compute it (thresholded CaP in the plus
-    /// phase); for every other layer it is simply its CaP.
-    fn burst_src<'n>(l: &Layer, n: &'n Neurons) -> &'n Vec<f32> {
-        if l.spec.kind == LayerKind::Super {
-            &n.burst
-        } else {
-            &n.ca_p
-        }
-    }
-
     /// Spike propagation: a spike arrives `delay + 1` cycles later, i.e. in the slot just read.
     ///
     /// Receiver-major: each receiving layer sums its incoming pathways in pathway order and each
@@ -1138,11 +1142,7 @@ impl Network {
             let sl = &self.layers[p.send];
             let norm = 1.0 / sl.spec.neuron.ca.spike_g;
             let (s_start, r_start) = (sl.start, self.layers[p.recv].start);
-            let src = if sl.spec.kind == LayerKind::Super {
-                &n.burst
-            } else {
-                &n.ca_p
-            };
+            let src = burst_of(&sl.spec.kind, &n.burst, &n.ca_p);
             for s in 0..sl.len() {
                 let b = src[s_start + s];
                 if b > 0.0 {
