@@ -917,31 +917,19 @@ impl Network {
         // Pulvinar in the plus phase: driven by its driver's value (input drivers: the outcome
         // applied to them; target drivers: the target; others: their burst), its other inputs
         // scaled down as the drive nears full strength.
-        let mut drive: Option<(f32, usize, u8)> = None;
+        // Field borrows (not through a method) so the other fields stay writable below.
+        let mut drive: Option<(f32, &[f32])> = None;
         if plus && let Some(d) = l.driver {
             let dl = &self.layers[d];
-            let src = match dl.spec.kind {
-                LayerKind::Input => 0,
-                LayerKind::Target => 1,
-                _ => 2,
+            let vals = match dl.spec.kind {
+                LayerKind::Input => &n.outcome[dl.range()],
+                LayerKind::Target => &n.ext[dl.range()],
+                _ => &burst_of(&dl.spec.kind, &n.burst, &n.ca_p)[dl.range()],
             };
-            let vals = [
-                &n.outcome[..],
-                &n.ext,
-                burst_of(&dl.spec.kind, &n.burst, &n.ca_p),
-            ][src as usize];
-            let max_drv = vals[dl.range()].iter().copied().fold(0.0, f32::max);
+            let max_drv = vals.iter().copied().fold(0.0, f32::max);
             let non_drive = 1.0 - (max_drv / l.spec.pulv.full_drive_act).min(1.0);
-            drive = Some((non_drive, dl.start, src));
+            drive = Some((non_drive, vals));
         }
-        // Field borrows (not through a method) so the other fields stay writable below.
-        let drive_vals: &[f32] = match drive {
-            Some((_, _, 0)) => &n.outcome,
-            Some((_, _, 1)) => &n.ext,
-            Some(_) if self.layers[l.driver.unwrap_or(0)].spec.kind == LayerKind::Super => &n.burst,
-            Some(_) => &n.ca_p,
-            None => &[],
-        };
         // Gather this cycle's input and zero the ring-buffer slot for reuse.
         let sc = &mut self.scratch;
         let ge_slot = &mut self.ge_buf[slot * n_all..(slot + 1) * n_all];
@@ -967,8 +955,7 @@ impl Network {
                 *c -= *c * ct_decay;
             }
         }
-        if let Some((nd, ds, _)) = drive {
-            let dv = &drive_vals[ds..ds + len];
+        if let Some((nd, dv)) = drive {
             for ((g, d), s) in g.iter_mut().zip(dv).zip(&mut n.ge_syn[start..start + len]) {
                 *g = nd * *g + drive_scale * d;
                 *s *= nd;
