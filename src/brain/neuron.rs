@@ -738,10 +738,14 @@ macro_rules! def_slices {
             /// Loads `len ≤ LANES` neurons from local index `i`; other lanes keep `fill`.
             #[inline(always)]
             pub fn load(&self, i: usize, len: usize, fill: &Lanes) -> Lanes {
-                let mut x = *fill;
                 if len == LANES {
-                    $(x.$f.0.copy_from_slice(&self.$f[i..i + LANES]);)*
-                } else {
+                    // Built field by field: copying `fill` first costs a memcpy per chunk.
+                    return Lanes {
+                        $($f: Vf(self.$f[i..i + LANES].try_into().expect("LANES values")),)*
+                    };
+                }
+                let mut x = *fill;
+                {
                     // Element loops: a partial chunk is too short to be worth a memcpy call.
                     $(for j in 0..len { x.$f.0[j] = self.$f[i + j]; })*
                 }
