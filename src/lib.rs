@@ -5,3 +5,4 @@
 //! benchmarked on its own.
 
 pub mod brain;
+pub mod scenario;

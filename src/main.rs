@@ -22,6 +22,40 @@ enum Command {
     /// Time parts of thetabox.
     #[command(subcommand)]
     Bench(BenchCommand),
+    /// Validate scenario files without running them: exit 0 when all are valid, 2 otherwise,
+    /// with every problem listed as FILE:LINE:COL or FILE: FIELD.PATH.
+    Check(CheckArgs),
+}
+
+#[derive(Args, Debug)]
+struct CheckArgs {
+    /// Scenario files (.ron).
+    #[arg(required = true)]
+    files: Vec<std::path::PathBuf>,
+}
+
+fn check(a: CheckArgs) -> Result<ExitCode> {
+    let mut bad = 0;
+    for f in &a.files {
+        match thetabox::scenario::load(f) {
+            Ok(sc) => println!(
+                "ok    {} ({}: {} agent(s), {} theta cycles)",
+                f.display(),
+                sc.name,
+                sc.agents.len(),
+                sc.run.theta_cycles
+            ),
+            Err(e) => {
+                bad += 1;
+                eprintln!("{e}");
+            }
+        }
+    }
+    if bad > 0 {
+        eprintln!("{bad} of {} file(s) invalid", a.files.len());
+        return Ok(ExitCode::from(2));
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 #[derive(Subcommand, Debug)]
@@ -194,11 +228,12 @@ fn bench_learner(a: LearnerBenchArgs) -> Result<()> {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let res = match cli.command {
-        Command::Plasticity(a) => plasticity(a),
-        Command::Bench(BenchCommand::Learner(a)) => bench_learner(a),
+        Command::Plasticity(a) => plasticity(a).map(|()| ExitCode::SUCCESS),
+        Command::Bench(BenchCommand::Learner(a)) => bench_learner(a).map(|()| ExitCode::SUCCESS),
+        Command::Check(a) => check(a),
     };
     match res {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(code) => code,
         Err(e) => {
             eprintln!("error: {e:#}");
             ExitCode::from(2)

@@ -1,0 +1,183 @@
+//! Scenarios: RON files describing a world, its agents, a run and the expectations on it.
+//!
+//! [`load`] reads and checks a file; every problem is reported with the file and either the
+//! line and column (syntax, unknown or missing fields, wrong types) or the field path (values
+//! out of range, overlapping objects), so a user can fix a file without guessing.
+
+mod types;
+mod validate;
+
+use std::fmt;
+use std::path::Path;
+
+use thiserror::Error;
+
+pub use types::*;
+
+/// The built-in scenario `thetabox run` uses when given no file.
+pub const LOOK_AROUND: &str = include_str!("../../scenarios/look_around.ron");
+
+/// One problem found in a scenario file.
+#[derive(Debug, Error)]
+pub enum ScenarioError {
+    /// The file could not be read.
+    #[error("{file}: cannot read: {source}")]
+    Io {
+        /// File name as given.
+        file: String,
+        /// Underlying error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The text is not a valid scenario: bad syntax, an unknown or missing field, a wrong type.
+    #[error("{file}:{line}:{col}: {msg}")]
+    Parse {
+        /// File name as given.
+        file: String,
+        /// 1-based line.
+        line: usize,
+        /// 1-based column.
+        col: usize,
+        /// What is wrong, with a suggestion where one is likely.
+        msg: String,
+    },
+    /// A value is out of range or contradicts another one.
+    #[error("{file}: {field}: {msg}")]
+    Invalid {
+        /// File name as given.
+        file: String,
+        /// Path of the field, e.g. `agents[0].sensors.retina.width`.
+        field: String,
+        /// What is wrong and what would be valid.
+        msg: String,
+    },
+}
+
+/// Every problem found in one file (at least one).
+#[derive(Debug)]
+pub struct ScenarioErrors(pub Vec<ScenarioError>);
+
+impl fmt::Display for ScenarioErrors {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, e) in self.0.iter().enumerate() {
+            if i > 0 {
+                writeln!(f)?;
+            }
+            write!(f, "{e}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for ScenarioErrors {}
+
+impl From<ScenarioError> for ScenarioErrors {
+    fn from(e: ScenarioError) -> Self {
+        Self(vec![e])
+    }
+}
+
+/// Reads, parses and validates a scenario file.
+pub fn load(path: &Path) -> Result<Scenario, ScenarioErrors> {
+    let file = path.display().to_string();
+    let text = std::fs::read_to_string(path).map_err(|source| ScenarioError::Io {
+        file: file.clone(),
+        source,
+    })?;
+    parse(&text, &file)
+}
+
+/// Parses and validates scenario text; `file` names it in messages.
+pub fn parse(text: &str, file: &str) -> Result<Scenario, ScenarioErrors> {
+    let sc: Scenario = ron::from_str(text).map_err(|e| ScenarioError::Parse {
+        file: file.to_string(),
+        line: e.position.line,
+        col: e.position.col,
+        msg: explain(&e.code),
+    })?;
+    let errors = validate::check(&sc, file);
+    if errors.is_empty() {
+        Ok(sc)
+    } else {
+        Err(ScenarioErrors(errors))
+    }
+}
+
+/// The built-in `look_around` scenario.
+pub fn look_around() -> Scenario {
+    parse(LOOK_AROUND, "look_around.ron (built in)").expect("the built-in scenario is valid")
+}
+
+/// RON's message, plus "did you mean" for misspelt field and variant names.
+fn explain(code: &ron::Error) -> String {
+    let (found, expected) = match code {
+        ron::Error::NoSuchStructField {
+            found, expected, ..
+        }
+        | ron::Error::NoSuchEnumVariant {
+            found, expected, ..
+        } => (found.as_str(), *expected),
+        _ => return code.to_string(),
+    };
+    match did_you_mean(found, expected) {
+        Some(s) => format!("{code}; did you mean `{s}`?"),
+        None => code.to_string(),
+    }
+}
+
+/// The closest of `candidates` to `word`, if it is plausibly a misspelling.
+pub fn did_you_mean<'a>(word: &str, candidates: &[&'a str]) -> Option<&'a str> {
+    let lower = word.to_lowercase();
+    candidates
+        .iter()
+        .map(|c| (strsim::damerau_levenshtein(&lower, &c.to_lowercase()), *c))
+        .filter(|(d, c)| *d <= 2.max(c.len() / 3))
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, c)| c)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn builtin_look_around_is_valid() {
+        let sc = look_around();
+        assert_eq!(sc.name, "look_around");
+        assert_eq!(sc.agents.len(), 1);
+    }
+
+    #[test]
+    fn unknown_field_gets_a_suggestion_and_position() {
+        let text = "(name: \"x\", world: (), agnets: [])";
+        let e = parse(text, "t.ron").unwrap_err().to_string();
+        assert!(e.starts_with("t.ron:1:"), "{e}");
+        assert!(e.contains("did you mean `agents`"), "{e}");
+    }
+
+    #[test]
+    fn unknown_variant_gets_a_suggestion() {
+        let text =
+            r#"(name: "x", world: (), agents: [(name: "a", pos: (0, 0), actions: [Froward])])"#;
+        let e = parse(text, "t.ron").unwrap_err().to_string();
+        assert!(e.contains("did you mean `Forward`"), "{e}");
+    }
+
+    #[test]
+    fn did_you_mean_ignores_unrelated_words() {
+        assert_eq!(did_you_mean("colour", &["color", "pos"]), Some("color"));
+        assert_eq!(did_you_mean("zzzzzz", &["color", "pos"]), None);
+    }
+
+    #[test]
+    fn minimal_file_gets_defaults() {
+        let sc = parse(
+            r#"(name: "m", world: (), agents: [(name: "a", pos: (0, 0))])"#,
+            "m",
+        )
+        .unwrap();
+        assert_eq!(sc.run.physics_steps, 12);
+        assert_eq!(sc.agents[0].sensors.retina.width, 16);
+        assert_eq!(sc.agents[0].actions.len(), 5);
+    }
+}

@@ -1,0 +1,550 @@
+//! The scenario file format: plain serde types, one per RON struct or enum.
+//!
+//! Every struct rejects unknown fields; every field that has a sensible default may be left out
+//! (the defaults are documented on the field). Lengths are metres, angles degrees, colours linear
+//! RGB in [0, 1], time theta cycles (200 ms each) unless a field says otherwise.
+
+use serde::{Deserialize, Serialize};
+
+use crate::brain::deep::DeepOpts;
+
+/// A 3-vector, written `(x, y, z)`; y is up.
+pub type V3 = [f32; 3];
+/// A colour, written `(r, g, b)` in [0, 1].
+pub type Rgb = [f32; 3];
+
+/// One scenario: a world, the agents in it, how long to run and what must hold at the end.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Scenario {
+    /// Name used in reports.
+    pub name: String,
+    /// What the scenario shows (free text).
+    #[serde(default)]
+    pub description: String,
+    /// The arena and everything in it.
+    pub world: World,
+    /// The agents (at least one).
+    pub agents: Vec<AgentSpec>,
+    /// Length, physics stepping and seed.
+    #[serde(default)]
+    pub run: RunSpec,
+    /// What must hold over the final window of the run.
+    #[serde(default)]
+    pub expect: Vec<Expectation>,
+}
+
+/// The static world: arena, lights, objects and spawners.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct World {
+    /// Floor and walls.
+    #[serde(default)]
+    pub arena: Arena,
+    /// Light sources (none: ambient light only).
+    #[serde(default = "default_lights")]
+    pub lights: Vec<Light>,
+    /// Ambient light level in [0, 1]. Default 0.35.
+    #[serde(default = "default_ambient")]
+    pub ambient: f32,
+    /// Colour seen where a ray hits nothing (beyond the walls or above them). Default (0.55, 0.7, 0.9).
+    #[serde(default = "default_sky")]
+    pub sky: Rgb,
+    /// Gravity, m/s² downwards. Default 9.81.
+    #[serde(default = "default_gravity")]
+    pub gravity: f32,
+    /// Objects placed by hand.
+    #[serde(default)]
+    pub objects: Vec<Object>,
+    /// Objects scattered at random (seeded by the run's seed).
+    #[serde(default)]
+    pub spawners: Vec<Spawner>,
+}
+
+fn default_lights() -> Vec<Light> {
+    vec![Light::Directional {
+        direction: [-0.4, -1.0, -0.3],
+        intensity: 0.8,
+    }]
+}
+fn default_ambient() -> f32 {
+    0.35
+}
+fn default_sky() -> Rgb {
+    [0.55, 0.7, 0.9]
+}
+fn default_gravity() -> f32 {
+    9.81
+}
+
+/// A rectangular floor centred on the origin, with four walls.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Arena {
+    /// Floor extent along x and z, metres. Default (10, 10).
+    pub size: [f32; 2],
+    /// Wall height, metres (0: no walls). Default 2.
+    pub wall_height: f32,
+    /// Floor colour. Default (0.5, 0.5, 0.5).
+    pub floor_color: Rgb,
+    /// Colours of the walls at −z (north), +x (east), +z (south), −x (west): a list of four.
+    pub wall_colors: Vec<Rgb>,
+}
+
+impl Default for Arena {
+    fn default() -> Self {
+        Self {
+            size: [10.0, 10.0],
+            wall_height: 2.0,
+            floor_color: [0.5, 0.5, 0.5],
+            wall_colors: vec![
+                [0.8, 0.25, 0.2],
+                [0.25, 0.7, 0.3],
+                [0.25, 0.35, 0.85],
+                [0.85, 0.8, 0.3],
+            ],
+        }
+    }
+}
+
+/// A light source. Lights add Lambert shading on top of the ambient level; no shadows.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub enum Light {
+    /// Sunlight from one direction.
+    Directional {
+        /// Direction the light travels (need not be normalised).
+        direction: V3,
+        /// Strength in [0, 4].
+        intensity: f32,
+    },
+    /// A lamp, fading with the square of the distance beyond `range`.
+    Point {
+        /// Position.
+        position: V3,
+        /// Strength in [0, 4].
+        intensity: f32,
+        /// Distance at which the light is at half strength, metres.
+        range: f32,
+    },
+}
+
+/// Shape and size of an object.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub enum Shape {
+    /// A box with full side lengths `size`.
+    Box {
+        /// Full extents along x, y, z.
+        size: V3,
+    },
+    /// A ball.
+    Sphere {
+        /// Radius.
+        radius: f32,
+    },
+    /// An upright capsule.
+    Capsule {
+        /// Radius.
+        radius: f32,
+        /// Total height, caps included (≥ 2 × radius).
+        height: f32,
+    },
+    /// An upright cylinder.
+    Cylinder {
+        /// Radius.
+        radius: f32,
+        /// Height.
+        height: f32,
+    },
+}
+
+impl Shape {
+    /// Radius of a bounding sphere around the shape's centre.
+    pub fn bounding_radius(&self) -> f32 {
+        match *self {
+            Shape::Box { size } => {
+                0.5 * (size[0] * size[0] + size[1] * size[1] + size[2] * size[2]).sqrt()
+            }
+            Shape::Sphere { radius } => radius,
+            Shape::Capsule { radius, height } => (0.5 * height).max(radius),
+            Shape::Cylinder { radius, height } => (radius * radius + 0.25 * height * height).sqrt(),
+        }
+    }
+
+    /// Half extents of an axis-aligned box around the (unrotated) shape.
+    pub fn half_extents(&self) -> V3 {
+        match *self {
+            Shape::Box { size } => [size[0] / 2.0, size[1] / 2.0, size[2] / 2.0],
+            Shape::Sphere { radius } => [radius; 3],
+            Shape::Capsule { radius, height } | Shape::Cylinder { radius, height } => {
+                [radius, height / 2.0, radius]
+            }
+        }
+    }
+}
+
+/// How an object moves.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Motion {
+    /// Never moves (a pillar, a table).
+    #[default]
+    Static,
+    /// Falls, bounces, can be pushed.
+    Dynamic,
+}
+
+/// Surface and mass of an object.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Material {
+    /// Mass, kg (dynamic objects). Default 1.
+    pub mass: f32,
+    /// Bounciness in [0, 1]. Default 0.3.
+    pub restitution: f32,
+    /// Friction coefficient in [0, 2]. Default 0.5.
+    pub friction: f32,
+}
+
+impl Default for Material {
+    fn default() -> Self {
+        Self {
+            mass: 1.0,
+            restitution: 0.3,
+            friction: 0.5,
+        }
+    }
+}
+
+/// An object placed by hand.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Object {
+    /// Shape and size.
+    pub shape: Shape,
+    /// Colour.
+    pub color: Rgb,
+    /// Centre position.
+    pub pos: V3,
+    /// Rotation about the vertical axis, degrees.
+    #[serde(default)]
+    pub yaw: f32,
+    /// Static or dynamic. Default Static.
+    #[serde(default)]
+    pub motion: Motion,
+    /// Mass and surface.
+    #[serde(default)]
+    pub material: Material,
+}
+
+/// An axis-aligned region.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Region {
+    /// Lower corner.
+    pub min: V3,
+    /// Upper corner.
+    pub max: V3,
+}
+
+/// Scatters `count` objects at random spots of a region, optionally again and again.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Spawner {
+    /// How many objects.
+    pub count: u32,
+    /// Their shape.
+    pub shape: Shape,
+    /// Their colour; none: a random saturated colour each.
+    #[serde(default)]
+    pub color: Option<Rgb>,
+    /// Where their centres go.
+    pub region: Region,
+    /// Static or dynamic. Default Dynamic.
+    #[serde(default = "default_dynamic")]
+    pub motion: Motion,
+    /// Mass and surface.
+    #[serde(default)]
+    pub material: Material,
+    /// Move every object of this spawner to a new random spot (at rest) every this many theta
+    /// cycles; none: only at the start.
+    #[serde(default)]
+    pub respawn_every: Option<u32>,
+}
+
+fn default_dynamic() -> Motion {
+    Motion::Dynamic
+}
+
+/// The agent's body: an upright capsule moved by a kinematic character controller.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Body {
+    /// Capsule radius. Default 0.3.
+    pub radius: f32,
+    /// Capsule height, caps included. Default 1.2.
+    pub height: f32,
+    /// Eye height above the floor. Default 1.0.
+    pub eye_height: f32,
+    /// Body colour, as other agents see it. Default (0.9, 0.9, 0.9).
+    pub color: Rgb,
+    /// Walking speed, m/s. Default 1.5.
+    pub speed: f32,
+    /// Turning rate, degrees/s. Default 90.
+    pub turn_rate: f32,
+}
+
+impl Default for Body {
+    fn default() -> Self {
+        Self {
+            radius: 0.3,
+            height: 1.2,
+            eye_height: 1.0,
+            color: [0.9, 0.9, 0.9],
+            speed: 1.5,
+            turn_rate: 90.0,
+        }
+    }
+}
+
+/// What a retina pixel reports.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Channel {
+    /// Brightness (mean of the shaded r, g, b).
+    Luminance,
+    /// Shaded colour: three channels.
+    Rgb,
+    /// Distance along the ray divided by `max_range`, 1 where nothing is hit.
+    Depth,
+}
+
+impl Channel {
+    /// Number of frame channels it occupies.
+    pub fn width(self) -> usize {
+        match self {
+            Channel::Rgb => 3,
+            _ => 1,
+        }
+    }
+}
+
+/// An egocentric camera.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RetinaSpec {
+    /// Pixels across, 4..=128. Default 16.
+    pub width: u32,
+    /// Pixels down, 4..=128. Default 16.
+    pub height: u32,
+    /// Horizontal field of view, degrees in (0, 180). Default 90.
+    pub fov: f32,
+    /// Channels, in frame order. Default [Luminance, Depth].
+    pub channels: Vec<Channel>,
+    /// Depth that maps to 1, metres. Default 15.
+    pub max_range: f32,
+    /// Camera pitch, degrees (negative looks down). Default −10.
+    pub pitch: f32,
+}
+
+impl Default for RetinaSpec {
+    fn default() -> Self {
+        Self {
+            width: 16,
+            height: 16,
+            fov: 90.0,
+            channels: vec![Channel::Luminance, Channel::Depth],
+            max_range: 15.0,
+            pitch: -10.0,
+        }
+    }
+}
+
+impl RetinaSpec {
+    /// Channels per pixel.
+    pub fn channels_per_pixel(&self) -> usize {
+        self.channels.iter().map(|c| c.width()).sum()
+    }
+
+    /// Values per frame.
+    pub fn frame_len(&self) -> usize {
+        (self.width * self.height) as usize * self.channels_per_pixel()
+    }
+}
+
+/// What the agent senses.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Sensors {
+    /// The eye.
+    pub retina: RetinaSpec,
+    /// Linear and angular velocity, population-coded (an extra brain input). Default false.
+    pub vestibular: bool,
+    /// Contacts on the front, right, back and left of the body (an extra brain input). Default false.
+    pub touch: bool,
+}
+
+/// A discrete action, taken for a whole theta cycle.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Action {
+    /// Walk forwards.
+    Forward,
+    /// Walk backwards.
+    Back,
+    /// Turn to the left (counter-clockwise seen from above).
+    TurnLeft,
+    /// Turn to the right.
+    TurnRight,
+    /// Do nothing.
+    Stay,
+}
+
+impl Action {
+    /// Name as written in files and reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            Action::Forward => "Forward",
+            Action::Back => "Back",
+            Action::TurnLeft => "TurnLeft",
+            Action::TurnRight => "TurnRight",
+            Action::Stay => "Stay",
+        }
+    }
+}
+
+fn default_actions() -> Vec<Action> {
+    vec![
+        Action::Forward,
+        Action::Back,
+        Action::TurnLeft,
+        Action::TurnRight,
+        Action::Stay,
+    ]
+}
+
+/// How the agent chooses its actions.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub enum Policy {
+    /// A random action from the agent's list, repeating the last one with probability `persistence`.
+    Random {
+        /// Probability of keeping the last action, [0, 1).
+        persistence: f32,
+    },
+    /// A looping list of actions.
+    Scripted(Vec<Action>),
+    /// The keyboard (arrow keys / WASD) in the viewer; `Stay` when headless.
+    Keyboard,
+}
+
+impl Default for Policy {
+    fn default() -> Self {
+        Policy::Random { persistence: 0.8 }
+    }
+}
+
+/// The agent's brain: the deep predictive circuit of the learner.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct BrainSpec {
+    /// Super and CT layer size (rows, columns). Default (20, 20).
+    pub hidden: [usize; 2],
+    /// Every other option of the circuit (inhibition, context, learning rates); see `DeepOpts`.
+    pub deep: DeepOpts,
+    /// Learn (false: a fixed random brain, a control). Default true.
+    pub learn: bool,
+}
+
+impl Default for BrainSpec {
+    fn default() -> Self {
+        Self {
+            hidden: [20, 20],
+            deep: DeepOpts::default(),
+            learn: true,
+        }
+    }
+}
+
+/// One agent.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AgentSpec {
+    /// Name used in reports; unique in the scenario.
+    pub name: String,
+    /// Start position on the floor (x, z).
+    pub pos: [f32; 2],
+    /// Start heading, degrees (0 faces −z, 90 faces −x).
+    #[serde(default)]
+    pub yaw: f32,
+    /// Body.
+    #[serde(default)]
+    pub body: Body,
+    /// Senses.
+    #[serde(default)]
+    pub sensors: Sensors,
+    /// Actions available (at most 8). Default all five.
+    #[serde(default = "default_actions")]
+    pub actions: Vec<Action>,
+    /// Action choice. Default Random(persistence: 0.8).
+    #[serde(default)]
+    pub policy: Policy,
+    /// Brain.
+    #[serde(default)]
+    pub brain: BrainSpec,
+}
+
+/// Length and stepping of a run.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RunSpec {
+    /// Theta cycles (200 ms of simulated time each). Default 2000.
+    pub theta_cycles: u32,
+    /// Physics steps per theta cycle, 1..=200. Default 12 (60 Hz).
+    pub physics_steps: u32,
+    /// Seed of everything random: spawners, policies, brains. Default 0.
+    pub seed: u64,
+    /// Final fraction of the run that summaries and expectations average over. Default 0.1.
+    pub final_window: f32,
+}
+
+impl Default for RunSpec {
+    fn default() -> Self {
+        Self {
+            theta_cycles: 2000,
+            physics_steps: 12,
+            seed: 0,
+            final_window: 0.1,
+        }
+    }
+}
+
+/// A condition checked on the final window of a run, for every agent.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub enum Expectation {
+    /// `skill = 1 − Σ pred_error / Σ baseline_error` at least `min`.
+    Skill {
+        /// Threshold.
+        min: f32,
+    },
+    /// Pearson correlation of prediction and outcome at least `min`.
+    Correlation {
+        /// Threshold.
+        min: f32,
+    },
+    /// Mean squared prediction error at most `max`.
+    PredError {
+        /// Threshold.
+        max: f32,
+    },
+}
+
+impl Expectation {
+    /// Short name for reports, e.g. `skill >= 0.3`.
+    pub fn describe(&self) -> String {
+        match self {
+            Expectation::Skill { min } => format!("skill >= {min}"),
+            Expectation::Correlation { min } => format!("correlation >= {min}"),
+            Expectation::PredError { max } => format!("pred_error <= {max}"),
+        }
+    }
+}
