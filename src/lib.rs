@@ -6,3 +6,4 @@
 
 pub mod brain;
 pub mod scenario;
+pub mod sim;

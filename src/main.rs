@@ -22,6 +22,10 @@ enum Command {
     /// Time parts of thetabox.
     #[command(subcommand)]
     Bench(BenchCommand),
+    /// Train headless on a scenario (default: the built-in look_around): progress bar, then
+    /// DIR/metrics.csv, DIR/summary.json and a short summary. Exit 0 when every expectation
+    /// holds, 1 when one fails, 2 on bad input. Never opens a window or touches a GPU.
+    Run(RunArgs),
     /// Validate scenario files without running them: exit 0 when all are valid, 2 otherwise,
     /// with every problem listed as FILE:LINE:COL or FILE: FIELD.PATH.
     Check(CheckArgs),
@@ -32,6 +36,92 @@ struct CheckArgs {
     /// Scenario files (.ron).
     #[arg(required = true)]
     files: Vec<std::path::PathBuf>,
+}
+
+#[derive(Args, Debug)]
+struct RunArgs {
+    /// Scenario file (.ron); without it, the built-in look_around scenario.
+    scenario: Option<std::path::PathBuf>,
+    /// Seed of everything random (default: the scenario's `run.seed`).
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Theta cycles to run (default: the scenario's `run.theta_cycles`).
+    #[arg(long)]
+    cycles: Option<u32>,
+    /// Output folder for metrics.csv and summary.json (created if missing).
+    #[arg(long, default_value = "runs/latest")]
+    out: std::path::PathBuf,
+    /// Also save each agent's brain as OUT/brain-NAME.thetanet.
+    #[arg(long)]
+    save_brain: bool,
+    /// No progress bar and no summary text (the files are still written).
+    #[arg(long)]
+    quiet: bool,
+}
+
+fn run(a: RunArgs) -> Result<ExitCode> {
+    use thetabox::sim::runner::{self, RunOptions};
+    let sc = match &a.scenario {
+        Some(p) => match thetabox::scenario::load(p) {
+            Ok(sc) => sc,
+            Err(e) => {
+                eprintln!("{e}");
+                return Ok(ExitCode::from(2));
+            }
+        },
+        None => thetabox::scenario::look_around(),
+    };
+    if a.cycles == Some(0) {
+        anyhow::bail!("--cycles must be at least 1");
+    }
+    let opts = RunOptions {
+        seed: a.seed,
+        cycles: a.cycles,
+        out: Some(a.out.clone()),
+        save_brain: a.save_brain,
+        progress: !a.quiet && std::io::IsTerminal::is_terminal(&std::io::stderr()),
+    };
+    if !a.quiet {
+        eprintln!(
+            "running {} ({} agent(s), {} theta cycles, seed {}) → {}",
+            sc.name,
+            sc.agents.len(),
+            a.cycles.unwrap_or(sc.run.theta_cycles),
+            a.seed.unwrap_or(sc.run.seed),
+            a.out.display()
+        );
+    }
+    let s = runner::run(&sc, &opts).context("run")?;
+    if !a.quiet {
+        println!(
+            "{}: {} theta cycles in {:.1} s ({:.1} θ/s), seed {}",
+            s.scenario, s.theta_cycles, s.wall_seconds, s.theta_cycles_per_second, s.seed
+        );
+        println!(
+            "{:<16} {:>10} {:>10} {:>8} {:>8}",
+            "agent", "pred_err", "copy_err", "skill", "corr"
+        );
+        for ag in &s.agents {
+            println!(
+                "{:<16} {:>10.5} {:>10.5} {:>8.3} {:>8.3}",
+                ag.name, ag.pred_error, ag.baseline_error, ag.skill, ag.correlation
+            );
+        }
+        for e in &s.expectations {
+            println!(
+                "{} {} (value {:.4}, threshold {})",
+                if e.passed { "PASS" } else { "FAIL" },
+                e.name,
+                e.value,
+                e.threshold
+            );
+        }
+    }
+    Ok(if s.passed() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
 }
 
 fn check(a: CheckArgs) -> Result<ExitCode> {
@@ -62,6 +152,49 @@ fn check(a: CheckArgs) -> Result<ExitCode> {
 enum BenchCommand {
     /// Time full theta cycles (minus, plus, learning) of the learner on a synthetic stream.
     Learner(LearnerBenchArgs),
+    /// Time physics plus one ray-cast frame per agent every physics step (no brains).
+    Sim(SimBenchArgs),
+}
+
+#[derive(Args, Debug)]
+struct SimBenchArgs {
+    /// Agents, each with its own eye.
+    #[arg(long, default_value_t = 16)]
+    agents: usize,
+    /// Retina side in pixels (R×R, luminance + depth).
+    #[arg(long, default_value_t = 32)]
+    res: u32,
+    /// Physics steps to time (after 10 warm-up steps).
+    #[arg(long, default_value_t = 300)]
+    steps: u64,
+    /// Print {"agents":16,"res":32,"steps_per_second":0.0,"frames_per_second":0.0}.
+    #[arg(long)]
+    json: bool,
+}
+
+fn bench_sim(a: SimBenchArgs) -> Result<()> {
+    if !(1..=64).contains(&a.agents) {
+        anyhow::bail!("--agents must be 1 to 64");
+    }
+    if !(4..=128).contains(&a.res) {
+        anyhow::bail!("--res must be 4 to 128");
+    }
+    if a.steps == 0 {
+        anyhow::bail!("--steps must be at least 1");
+    }
+    let r = thetabox::sim::bench::run(a.agents, a.res, a.steps);
+    if a.json {
+        println!("{}", serde_json::to_string(&r)?);
+    } else {
+        println!("agents            {}", r.agents);
+        println!(
+            "retina            {0}×{0} (luminance + depth, ray cast)",
+            r.res
+        );
+        println!("steps per second  {:.1}", r.steps_per_second);
+        println!("frames per second {:.0}", r.frames_per_second);
+    }
+    Ok(())
 }
 
 #[derive(Args, Debug)]
@@ -230,7 +363,9 @@ fn main() -> ExitCode {
     let res = match cli.command {
         Command::Plasticity(a) => plasticity(a).map(|()| ExitCode::SUCCESS),
         Command::Bench(BenchCommand::Learner(a)) => bench_learner(a).map(|()| ExitCode::SUCCESS),
+        Command::Bench(BenchCommand::Sim(a)) => bench_sim(a).map(|()| ExitCode::SUCCESS),
         Command::Check(a) => check(a),
+        Command::Run(a) => run(a),
     };
     match res {
         Ok(code) => code,

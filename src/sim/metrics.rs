@@ -1,0 +1,334 @@
+//! Per-cycle metrics in frame space, so no setting of the learner can flatter them.
+//!
+//! The prediction is the pulvinar's minus-phase activity decoded to pixel values by a
+//! per-unit monotone map calibrated only from plus-phase activity against the pixel value that
+//! drove it ([`MonotoneDecoder`]). Then, for frame t+1 (the outcome):
+//! `pred_error` = mean squared error of the decoded prediction, `baseline_error` = the same for
+//! copying frame t, `correlation` = Pearson r of prediction and outcome, and over a window
+//! `skill = 1 − Σ pred_error / Σ baseline_error`.
+
+use std::io::Write;
+
+use bevy::prelude::*;
+use serde::Serialize;
+
+use super::body::{Agent, Motor};
+use super::brain::Brain;
+use super::retina::Eye;
+use super::{ThetaClock, ThetaSystems};
+
+/// Pixel-value bins of the decoder.
+const BINS: usize = 10;
+/// Observations after which a bin's mean becomes a running average (adapts to drift).
+const MAX_COUNT: f32 = 200.0;
+
+/// Per-unit monotone map from activity to pixel value.
+///
+/// For each unit and each of [`BINS`] pixel-value bins it keeps the mean plus-phase activity the
+/// unit had when driven by pixels in that bin; decoding inverts the nondecreasing (pooled
+/// adjacent violators) fit of those means by linear interpolation.
+#[derive(Clone, Debug)]
+pub struct MonotoneDecoder {
+    units: usize,
+    /// Mean activity per unit and bin.
+    mean_act: Vec<f32>,
+    /// Mean pixel value per unit and bin.
+    mean_val: Vec<f32>,
+    count: Vec<f32>,
+}
+
+impl MonotoneDecoder {
+    /// A decoder with no observations (decodes to 0.5 until calibrated).
+    pub fn new(units: usize) -> Self {
+        Self {
+            units,
+            mean_act: vec![0.0; units * BINS],
+            mean_val: vec![0.0; units * BINS],
+            count: vec![0.0; units * BINS],
+        }
+    }
+
+    /// Adds plus-phase activity `act` observed with driving values `val`.
+    pub fn observe(&mut self, act: &[f32], val: &[f32]) {
+        for u in 0..self.units.min(act.len()).min(val.len()) {
+            let v = val[u].clamp(0.0, 1.0);
+            let b = u * BINS + ((v * BINS as f32) as usize).min(BINS - 1);
+            let c = (self.count[b] + 1.0).min(MAX_COUNT);
+            self.count[b] = c;
+            self.mean_act[b] += (act[u] - self.mean_act[b]) / c;
+            self.mean_val[b] += (v - self.mean_val[b]) / c;
+        }
+    }
+
+    /// Pixel values for activities `act`.
+    pub fn decode(&self, act: &[f32]) -> Vec<f32> {
+        let mut out = vec![0.5; act.len()];
+        let mut pts: Vec<(f32, f32, f32)> = Vec::with_capacity(BINS);
+        for (u, o) in out.iter_mut().enumerate().take(self.units) {
+            pts.clear();
+            for b in 0..BINS {
+                let i = u * BINS + b;
+                if self.count[i] > 0.0 {
+                    pts.push((self.mean_val[i], self.mean_act[i], self.count[i]));
+                }
+            }
+            *o = invert_monotone(&mut pts, act[u]);
+        }
+        out
+    }
+}
+
+/// Pools adjacent violators of `(value, activity, weight)` points sorted by value, so activity
+/// is nondecreasing in value, then finds the value at activity `a` (clamped to the ends).
+fn invert_monotone(pts: &mut Vec<(f32, f32, f32)>, a: f32) -> f32 {
+    if pts.is_empty() {
+        return 0.5;
+    }
+    // Pool adjacent violators: merge blocks while activity decreases.
+    let mut blocks: Vec<(f32, f32, f32)> = Vec::with_capacity(pts.len());
+    for &(v, m, w) in pts.iter() {
+        blocks.push((v * w, m * w, w));
+        while blocks.len() > 1 {
+            let n = blocks.len();
+            let (b1, b2) = (blocks[n - 2], blocks[n - 1]);
+            if b1.1 / b1.2 <= b2.1 / b2.2 {
+                break;
+            }
+            blocks[n - 2] = (b1.0 + b2.0, b1.1 + b2.1, b1.2 + b2.2);
+            blocks.pop();
+        }
+    }
+    pts.clear();
+    pts.extend(blocks.iter().map(|&(v, m, w)| (v / w, m / w, w)));
+    let (first, last) = (pts[0], pts[pts.len() - 1]);
+    if a <= first.1 {
+        return first.0;
+    }
+    if a >= last.1 {
+        return last.0;
+    }
+    for k in 1..pts.len() {
+        let (p0, p1) = (pts[k - 1], pts[k]);
+        if a <= p1.1 {
+            let span = p1.1 - p0.1;
+            let f = if span > 0.0 { (a - p0.1) / span } else { 0.5 };
+            return p0.0 + f * (p1.0 - p0.0);
+        }
+    }
+    last.0
+}
+
+/// Mean squared difference.
+pub fn mse(a: &[f32], b: &[f32]) -> f64 {
+    let n = a.len().min(b.len()).max(1) as f64;
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| ((x - y) as f64).powi(2))
+        .sum::<f64>()
+        / n
+}
+
+/// Pearson correlation (0 when either side is constant).
+pub fn pearson(a: &[f32], b: &[f32]) -> f64 {
+    let n = a.len().min(b.len());
+    if n == 0 {
+        return 0.0;
+    }
+    let ma = a.iter().map(|x| *x as f64).sum::<f64>() / n as f64;
+    let mb = b.iter().map(|x| *x as f64).sum::<f64>() / n as f64;
+    let (mut sab, mut saa, mut sbb) = (0.0, 0.0, 0.0);
+    for (x, y) in a.iter().zip(b) {
+        let (dx, dy) = (*x as f64 - ma, *y as f64 - mb);
+        sab += dx * dy;
+        saa += dx * dx;
+        sbb += dy * dy;
+    }
+    if saa <= 1e-12 || sbb <= 1e-12 {
+        0.0
+    } else {
+        sab / (saa * sbb).sqrt()
+    }
+}
+
+/// One row of `metrics.csv`.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Row {
+    /// Theta cycle.
+    pub cycle: u64,
+    /// Agent name.
+    pub agent: String,
+    /// MSE of the decoded prediction against frame t+1.
+    pub pred_error: f64,
+    /// MSE of frame t against frame t+1.
+    pub baseline_error: f64,
+    /// Pearson r of prediction and frame t+1.
+    pub correlation: f64,
+    /// Action taken.
+    pub action: &'static str,
+    /// Position.
+    pub x: f32,
+    /// Height of the body's centre.
+    pub y: f32,
+    /// Position.
+    pub z: f32,
+    /// Heading, degrees.
+    pub yaw: f32,
+}
+
+/// Every row so far (in cycle, then agent order) and an optional CSV sink.
+#[derive(Resource, Default)]
+pub struct MetricsLog {
+    /// Rows, oldest first.
+    pub rows: Vec<Row>,
+    /// Where rows are also written as they come.
+    pub csv: Option<csv::Writer<Box<dyn Write + Send + Sync>>>,
+    /// First write error (the run stops on it).
+    pub error: Option<String>,
+}
+
+impl MetricsLog {
+    /// Rows of one agent.
+    pub fn agent_rows<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a Row> + 'a {
+        self.rows.iter().filter(move |r| r.agent == name)
+    }
+
+    /// Flushes the CSV sink.
+    pub fn flush(&mut self) -> std::io::Result<()> {
+        match &mut self.csv {
+            Some(w) => w.flush(),
+            None => Ok(()),
+        }
+    }
+}
+
+/// Window statistics of one agent.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct Window {
+    /// Mean prediction error.
+    pub pred_error: f64,
+    /// Mean copy-last-frame error.
+    pub baseline_error: f64,
+    /// `1 − Σ pred / Σ baseline`.
+    pub skill: f64,
+    /// Mean correlation.
+    pub correlation: f64,
+}
+
+impl Window {
+    /// Statistics over `rows`.
+    pub fn of<'a>(rows: impl IntoIterator<Item = &'a Row>) -> Self {
+        let (mut p, mut b, mut c, mut n) = (0.0, 0.0, 0.0, 0usize);
+        for r in rows {
+            p += r.pred_error;
+            b += r.baseline_error;
+            c += r.correlation;
+            n += 1;
+        }
+        if n == 0 {
+            return Self::default();
+        }
+        let nf = n as f64;
+        Self {
+            pred_error: p / nf,
+            baseline_error: b / nf,
+            skill: if b > 0.0 { 1.0 - p / b } else { 0.0 },
+            correlation: c / nf,
+        }
+    }
+}
+
+/// Writes a row per agent at the end of each theta cycle.
+pub struct MetricsPlugin;
+
+impl Plugin for MetricsPlugin {
+    fn build(&self, app: &mut App) {
+        app.init_resource::<MetricsLog>()
+            .add_systems(FixedUpdate, record.in_set(ThetaSystems::Record));
+    }
+}
+
+fn record(
+    clock: Res<ThetaClock>,
+    mut log: ResMut<MetricsLog>,
+    q: Query<(&Agent, &Transform, &Motor, &Eye, &Brain)>,
+) {
+    let mut items: Vec<_> = q.iter().collect();
+    items.sort_by_key(|(a, ..)| a.index);
+    for (a, t, m, eye, b) in items {
+        let row = Row {
+            cycle: clock.cycle,
+            agent: a.name.clone(),
+            pred_error: mse(&b.prediction, &eye.frame),
+            baseline_error: mse(&b.frame, &eye.frame),
+            correlation: pearson(&b.prediction, &eye.frame),
+            action: m.action.name(),
+            x: t.translation.x,
+            y: t.translation.y,
+            z: t.translation.z,
+            yaw: m.yaw.to_degrees(),
+        };
+        if let Some(w) = &mut log.csv
+            && let Err(e) = w.serialize(&row)
+        {
+            log.error.get_or_insert(format!("writing metrics: {e}"));
+        }
+        log.rows.push(row);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decoder_inverts_a_monotone_response() {
+        let mut d = MonotoneDecoder::new(2);
+        // Unit 0: act = v²; unit 1: act = 1 − v (decreasing: the fit pools it flat).
+        for k in 0..=100 {
+            let v = k as f32 / 100.0;
+            d.observe(&[v * v, 1.0 - v], &[v, v]);
+        }
+        let out = d.decode(&[0.25, 0.5]);
+        assert!((out[0] - 0.5).abs() < 0.06, "{}", out[0]);
+        // A unit that carries no monotone information decodes to a constant (its mean value).
+        assert!((out[1] - 0.5).abs() < 0.06, "{}", out[1]);
+        // Activity beyond the calibrated range clamps to the end values.
+        assert!(d.decode(&[2.0, 0.0])[0] > 0.9);
+    }
+
+    #[test]
+    fn errors_and_correlation() {
+        assert_eq!(mse(&[0.0, 1.0], &[1.0, 1.0]), 0.5);
+        assert!((pearson(&[0.0, 1.0, 2.0], &[1.0, 3.0, 5.0]) - 1.0).abs() < 1e-12);
+        assert_eq!(pearson(&[1.0, 1.0], &[0.0, 1.0]), 0.0);
+        let rows = [
+            Row {
+                cycle: 0,
+                agent: "a".into(),
+                pred_error: 1.0,
+                baseline_error: 4.0,
+                correlation: 0.5,
+                action: "Stay",
+                x: 0.0,
+                y: 0.0,
+                z: 0.0,
+                yaw: 0.0,
+            },
+            Row {
+                cycle: 1,
+                agent: "a".into(),
+                pred_error: 1.0,
+                baseline_error: 0.0,
+                correlation: 0.7,
+                action: "Stay",
+                x: 0.0,
+                y: 0.0,
+                z: 0.0,
+                yaw: 0.0,
+            },
+        ];
+        let w = Window::of(&rows);
+        assert_eq!(w.skill, 0.5);
+        assert!((w.correlation - 0.6).abs() < 1e-12);
+    }
+}

@@ -1,0 +1,285 @@
+//! Headless runs: build the App without any window or GPU, step it through the theta cycles,
+//! write `metrics.csv` and `summary.json`, evaluate the expectations.
+
+use std::io::BufWriter;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use bevy::app::PluginsState;
+use bevy::prelude::*;
+use bevy::time::TimeUpdateStrategy;
+use serde::Serialize;
+use thiserror::Error;
+
+use super::brain::{Brain, BrainFault};
+use super::metrics::{MetricsLog, Window};
+use super::{SimConfig, SimPlugin, ThetaClock};
+use crate::scenario::{Expectation, Scenario};
+
+/// What can stop a run.
+#[derive(Debug, Error)]
+pub enum RunError {
+    /// An output file could not be written.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: String,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A brain failed (non-finite state, bad parameters).
+    #[error("{0}")]
+    Brain(String),
+    /// Metrics could not be written.
+    #[error("{0}")]
+    Metrics(String),
+}
+
+/// A headless App for a scenario: ECS, transforms, Rapier and the theta-cycle plugins; no
+/// window, renderer or GPU. Each `app.update()` runs exactly one physics step.
+pub fn headless_app(scenario: Scenario, seed: u64, brains: bool) -> App {
+    let mut app = App::new();
+    app.add_plugins((MinimalPlugins, bevy::transform::TransformPlugin))
+        .insert_resource(TimeUpdateStrategy::FixedTimesteps(1))
+        .add_plugins(SimPlugin {
+            config: SimConfig {
+                scenario,
+                seed,
+                brains,
+            },
+        });
+    if app.plugins_state() == PluginsState::Ready {
+        app.finish();
+        app.cleanup();
+    }
+    // The first update only runs the startup schedules (time has not advanced yet).
+    app.update();
+    app
+}
+
+/// Steps `app` until `cycles` theta cycles are complete (or a brain fails).
+pub fn run_cycles(
+    app: &mut App,
+    cycles: u64,
+    mut on_cycle: impl FnMut(&App),
+) -> Result<(), RunError> {
+    let mut last = app.world().resource::<ThetaClock>().cycle;
+    while app.world().resource::<ThetaClock>().cycle < cycles {
+        app.update();
+        if let Some(e) = &app.world().resource::<BrainFault>().0 {
+            return Err(RunError::Brain(e.clone()));
+        }
+        if let Some(e) = &app.world().resource::<MetricsLog>().error {
+            return Err(RunError::Metrics(e.clone()));
+        }
+        let c = app.world().resource::<ThetaClock>().cycle;
+        if c != last {
+            last = c;
+            on_cycle(app);
+        }
+    }
+    Ok(())
+}
+
+/// Options of `thetabox run`.
+#[derive(Clone, Debug, Default)]
+pub struct RunOptions {
+    /// Override the scenario's seed.
+    pub seed: Option<u64>,
+    /// Override the scenario's length.
+    pub cycles: Option<u32>,
+    /// Output folder (created); none: nothing is written.
+    pub out: Option<PathBuf>,
+    /// Save each agent's brain to `OUT/brain-NAME.thetanet` at the end.
+    pub save_brain: bool,
+    /// Show a progress bar.
+    pub progress: bool,
+}
+
+/// One agent's final-window figures.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct AgentSummary {
+    /// Agent name.
+    pub name: String,
+    /// Mean prediction error.
+    pub pred_error: f64,
+    /// Mean copy-last-frame error.
+    pub baseline_error: f64,
+    /// `1 − Σ pred / Σ baseline`.
+    pub skill: f64,
+    /// Mean Pearson r.
+    pub correlation: f64,
+}
+
+/// One expectation, checked for one agent.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct ExpectationResult {
+    /// `AGENT: skill >= 0.3` and the like.
+    pub name: String,
+    /// Whether it holds.
+    pub passed: bool,
+    /// The measured value.
+    pub value: f64,
+    /// The threshold.
+    pub threshold: f64,
+}
+
+/// The contents of `summary.json`.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Summary {
+    /// Scenario name.
+    pub scenario: String,
+    /// Seed used.
+    pub seed: u64,
+    /// Theta cycles run.
+    pub theta_cycles: u64,
+    /// Wall-clock duration of the run.
+    pub wall_seconds: f64,
+    /// Throughput.
+    pub theta_cycles_per_second: f64,
+    /// Per agent, over the final window.
+    pub agents: Vec<AgentSummary>,
+    /// Every expectation for every agent.
+    pub expectations: Vec<ExpectationResult>,
+}
+
+impl Summary {
+    /// All expectations hold.
+    pub fn passed(&self) -> bool {
+        self.expectations.iter().all(|e| e.passed)
+    }
+}
+
+/// Final-window figures and expectation results from the metrics log.
+pub fn summarize(
+    sc: &Scenario,
+    log: &MetricsLog,
+    cycles: u64,
+) -> (Vec<AgentSummary>, Vec<ExpectationResult>) {
+    let window = ((cycles as f64 * sc.run.final_window as f64).ceil() as u64).max(1);
+    let from = cycles.saturating_sub(window);
+    let mut agents = Vec::new();
+    let mut exps = Vec::new();
+    for a in &sc.agents {
+        let w = Window::of(log.agent_rows(&a.name).filter(|r| r.cycle >= from));
+        for e in &sc.expect {
+            let (value, threshold, passed) = match *e {
+                Expectation::Skill { min } => (w.skill, decimal(min), w.skill >= decimal(min)),
+                Expectation::Correlation { min } => {
+                    (w.correlation, decimal(min), w.correlation >= decimal(min))
+                }
+                Expectation::PredError { max } => {
+                    (w.pred_error, decimal(max), w.pred_error <= decimal(max))
+                }
+            };
+            exps.push(ExpectationResult {
+                name: format!("{}: {}", a.name, e.describe()),
+                passed,
+                value,
+                threshold,
+            });
+        }
+        agents.push(AgentSummary {
+            name: a.name.clone(),
+            pred_error: w.pred_error,
+            baseline_error: w.baseline_error,
+            skill: w.skill,
+            correlation: w.correlation,
+        });
+    }
+    (agents, exps)
+}
+
+/// The f64 a user meant by an f32 written in a file (0.3, not 0.30000001192092896).
+fn decimal(x: f32) -> f64 {
+    x.to_string().parse().unwrap_or(x as f64)
+}
+
+fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> RunError + '_ {
+    move |source| RunError::Io {
+        path: path.display().to_string(),
+        source,
+    }
+}
+
+/// Runs a scenario headless and returns its summary (files written to `opts.out` if set).
+/// Metrics already written stay on disk when the run stops early.
+pub fn run(sc: &Scenario, opts: &RunOptions) -> Result<Summary, RunError> {
+    let mut sc = sc.clone();
+    if let Some(s) = opts.seed {
+        sc.run.seed = s;
+    }
+    if let Some(c) = opts.cycles {
+        sc.run.theta_cycles = c;
+    }
+    let seed = sc.run.seed;
+    let cycles = sc.run.theta_cycles as u64;
+    if let Some(dir) = &opts.out {
+        std::fs::create_dir_all(dir).map_err(io_err(dir))?;
+    }
+    let started = Instant::now();
+    let mut app = headless_app(sc.clone(), seed, true);
+    if let Some(dir) = &opts.out {
+        let path = dir.join("metrics.csv");
+        let f = std::fs::File::create(&path).map_err(io_err(&path))?;
+        let sink: Box<dyn std::io::Write + Send + Sync> = Box::new(BufWriter::new(f));
+        app.world_mut().resource_mut::<MetricsLog>().csv = Some(csv::Writer::from_writer(sink));
+    }
+    let bar = opts.progress.then(|| {
+        let b = indicatif::ProgressBar::new(cycles);
+        b.set_style(
+            indicatif::ProgressStyle::with_template(
+                "{bar:30} {pos}/{len} θ  {per_sec}  eta {eta}  {msg}",
+            )
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
+        b.enable_steady_tick(Duration::from_millis(250));
+        b
+    });
+    let res = run_cycles(&mut app, cycles, |app| {
+        if let Some(b) = &bar {
+            let c = app.world().resource::<ThetaClock>().cycle;
+            b.set_position(c);
+            if c % 10 == 0 {
+                let log = app.world().resource::<MetricsLog>();
+                let recent = log.rows.iter().rev().take(100 * sc.agents.len());
+                b.set_message(format!("skill (last 100) {:.3}", Window::of(recent).skill));
+            }
+        }
+    });
+    if let Some(b) = &bar {
+        b.finish_and_clear();
+    }
+    let flushed = app.world_mut().resource_mut::<MetricsLog>().flush();
+    res?;
+    if let Some(dir) = &opts.out {
+        flushed.map_err(io_err(&dir.join("metrics.csv")))?;
+    }
+    let wall = started.elapsed().as_secs_f64();
+    let (agents, expectations) = summarize(&sc, app.world().resource::<MetricsLog>(), cycles);
+    let summary = Summary {
+        scenario: sc.name.clone(),
+        seed,
+        theta_cycles: cycles,
+        wall_seconds: wall,
+        theta_cycles_per_second: cycles as f64 / wall.max(1e-9),
+        agents,
+        expectations,
+    };
+    if let Some(dir) = &opts.out {
+        let path = dir.join("summary.json");
+        let text = serde_json::to_string_pretty(&summary).expect("summary serialises");
+        std::fs::write(&path, text + "\n").map_err(io_err(&path))?;
+        if opts.save_brain {
+            let mut q = app.world_mut().query::<(&super::body::Agent, &Brain)>();
+            for (a, b) in q.iter(app.world()) {
+                let path = dir.join(format!("brain-{}.thetanet", a.name));
+                b.net
+                    .save(&path)
+                    .map_err(|e| RunError::Brain(format!("saving {}: {e}", path.display())))?;
+            }
+        }
+    }
+    Ok(summary)
+}
