@@ -45,14 +45,19 @@ pub struct BenchResult {
 
 /// The `small` agent brain.
 pub fn small_spec(seed: u64) -> NetworkSpec {
+    // The agent brain of a default 16×16 luminance + depth retina: 4×4 tiles of 4×4 pixels ×
+    // 2 channels, Super and CT 4×4 pools of 5×5, topographic pathways of radius 1.
     let o = DeepOpts {
-        hidden_shape: Shape::d2(20, 20),
+        hidden_shape: Shape::d4(4, 4, 5, 5),
         action_units: 8,
         seed,
+        pulv_gi: 0.2,
+        drive_scale: 1.0,
+        lrate: 0.3,
+        tile_radius: Some(1),
         ..Default::default()
     };
-    // Two channel pools of 16×16, each with its own inhibition.
-    deep_predictive(Shape::d4(1, 2, 16, 16), &o)
+    deep_predictive(Shape::d4(4, 4, 4, 8), &o)
 }
 
 /// The `lvis`-shaped network.
@@ -201,7 +206,12 @@ mod tests {
     fn small_brain_has_the_specified_shape_and_runs() {
         let r = run(BenchSize::Small, 2, 0).unwrap();
         assert_eq!(r.neurons, 512 + 8 + 400 + 400 + 512);
-        assert!(r.synapses > 500_000);
+        // Topographic (radius-1 tiles): about a third of full connectivity.
+        assert!(
+            r.synapses > 300_000 && r.synapses < 800_000,
+            "{}",
+            r.synapses
+        );
         assert!(
             r.mean_rate_hz > 0.5 && r.mean_rate_hz < 150.0,
             "{}",

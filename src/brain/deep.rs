@@ -69,6 +69,15 @@ pub struct DeepOpts {
     pub ctxt_lrate: f32,
     /// Expected activity of the input layer. Default 0.15.
     pub input_nominal: f32,
+    /// Strength of the action (efference copy) pathways relative to the sensory input.
+    /// Default 0.2: one active action unit among eight would otherwise, after sender-activity
+    /// normalisation, weigh as much as the whole image.
+    pub action_rel: f32,
+    /// Topographic wiring: when set, every pathway between the sensory layers (input,
+    /// pulvinar) and Super/CT connects pools within this radius (`PoolTile`), Super → CT
+    /// context is pool to pool, and the layers' pools are local patches (as in Axon's
+    /// deep_move, which needs topographic connectivity). Default none: full connectivity.
+    pub tile_radius: Option<usize>,
     /// Weight seed.
     pub seed: u64,
 }
@@ -97,6 +106,8 @@ impl Default for DeepOpts {
             lrate: 0.0446,
             ctxt_lrate: 0.0064,
             input_nominal: 0.15,
+            action_rel: 0.2,
+            tile_radius: None,
             seed: 0,
         }
     }
@@ -126,6 +137,10 @@ pub fn deep_predictive(input_shape: Shape, o: &DeepOpts) -> NetworkSpec {
     pulv.inhib.gi = o.pulv_gi;
     pulv.pulv.drive_scale = o.drive_scale;
     pulv.act_nominal = o.input_nominal;
+    // Pools of a sensory layer are its channels (luminance, depth, ...): they share the
+    // layer's inhibition but do not compete among themselves.
+    input.pool_inhib.on = false;
+    pulv.pool_inhib.on = false;
     // Super and CT carry state across theta cycles: no decay at the cycle boundary. The
     // pulvinar starts each cycle from rest, so its minus-phase activity is the CT-driven
     // prediction and not the remains of the last outcome that drove it.
@@ -137,25 +152,29 @@ pub fn deep_predictive(input_shape: Shape, o: &DeepOpts) -> NetworkSpec {
     pulv.neuron.decay.glong = 1.0;
     let mut layers = vec![input, sup, ct, pulv];
     let (inp, hid, lr, cl) = (o.input.as_str(), o.hidden.as_str(), o.lrate, o.ctxt_lrate);
+    let (topo, ctxt) = match o.tile_radius {
+        Some(radius) => (Pattern::PoolTile { radius }, Pattern::PoolOneToOne),
+        None => (Pattern::Full, Pattern::Full),
+    };
     let mut paths = vec![
-        PathSpec::new(inp, hid, PathKind::Forward, Pattern::Full).lrate(lr),
-        PathSpec::new(inp, &ct_name, PathKind::Forward, Pattern::Full)
+        PathSpec::new(inp, hid, PathKind::Forward, topo.clone()).lrate(lr),
+        PathSpec::new(inp, &ct_name, PathKind::Forward, topo.clone())
             .rel(o.input_ct_rel)
             .lrate(lr),
-        PathSpec::new(hid, &ct_name, PathKind::CtCtxt, Pattern::Full)
+        PathSpec::new(hid, &ct_name, PathKind::CtCtxt, ctxt)
             .rel(o.ctxt_rel)
             .lrate(cl),
-        PathSpec::new(&ct_name, &p_name, PathKind::Forward, Pattern::Full).lrate(lr),
-        PathSpec::new(&p_name, hid, PathKind::Back, Pattern::Full)
+        PathSpec::new(&ct_name, &p_name, PathKind::Forward, topo.clone()).lrate(lr),
+        PathSpec::new(&p_name, hid, PathKind::Back, topo.clone())
             .rel(o.pulv_back_rel)
             .lrate(lr),
-        PathSpec::new(&p_name, &ct_name, PathKind::Back, Pattern::Full)
+        PathSpec::new(&p_name, &ct_name, PathKind::Back, topo.clone())
             .rel(o.pulv_back_rel)
             .lrate(lr),
     ];
     if o.ct_self {
         paths.push(
-            PathSpec::new(&ct_name, &ct_name, PathKind::CtCtxt, Pattern::Full)
+            PathSpec::new(&ct_name, &ct_name, PathKind::CtCtxt, topo.clone())
                 .rel(o.ct_self_rel)
                 .lrate(cl),
         );
@@ -165,8 +184,13 @@ pub fn deep_predictive(input_shape: Shape, o: &DeepOpts) -> NetworkSpec {
         act.neuron.clamp_ge = 1.5;
         act.act_nominal = 1.0 / o.action_units as f32;
         layers.insert(1, act);
-        paths.push(PathSpec::new(&o.action, hid, PathKind::Forward, Pattern::Full).lrate(lr));
-        paths.push(PathSpec::new(&o.action, &ct_name, PathKind::Forward, Pattern::Full).lrate(lr));
+        for to in [hid, ct_name.as_str()] {
+            paths.push(
+                PathSpec::new(&o.action, to, PathKind::Forward, Pattern::Full)
+                    .rel(o.action_rel)
+                    .lrate(lr),
+            );
+        }
     }
     NetworkSpec {
         layers,

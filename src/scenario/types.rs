@@ -442,23 +442,42 @@ impl Default for Policy {
     }
 }
 
-/// The agent's brain: the deep predictive circuit of the learner.
+/// The agent's brain: the deep predictive circuit of the learner, wired topographically.
+///
+/// The eye's image is cut into a grid of tiles (about 4×4); each tile is one pool of the input
+/// and pulvinar layers. Super and CT have `pools` pools of `units` units each; every pathway
+/// between them and the sensory layers connects pools within `deep.tile_radius`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct BrainSpec {
-    /// Super and CT layer size (rows, columns). Default (20, 20).
-    pub hidden: [usize; 2],
+    /// Pool grid of Super and CT (rows, columns). Default (4, 4).
+    pub pools: [usize; 2],
+    /// Units per pool (rows, columns). Default (5, 5): 400 units in all.
+    pub units: [usize; 2],
     /// Every other option of the circuit (inhibition, context, learning rates); see `DeepOpts`.
+    /// Agent defaults differ from `DeepOpts::default()` where dense images need it.
     pub deep: DeepOpts,
     /// Learn (false: a fixed random brain, a control). Default true.
     pub learn: bool,
 }
 
+/// The circuit options agents start from.
+pub fn agent_deep_opts() -> DeepOpts {
+    DeepOpts {
+        pulv_gi: 0.2,
+        drive_scale: 1.0,
+        lrate: 0.3,
+        tile_radius: Some(1),
+        ..DeepOpts::default()
+    }
+}
+
 impl Default for BrainSpec {
     fn default() -> Self {
         Self {
-            hidden: [20, 20],
-            deep: DeepOpts::default(),
+            pools: [4, 4],
+            units: [5, 5],
+            deep: agent_deep_opts(),
             learn: true,
         }
     }

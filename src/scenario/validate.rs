@@ -509,12 +509,13 @@ impl Checker<'_> {
             }
             Policy::Keyboard => {}
         }
-        let h = a.brain.hidden;
-        if h.iter().any(|v| *v == 0 || *v > 64) {
-            self.err(
-                format!("{at}.brain.hidden"),
-                format!("{h:?}; each side 1 to 64"),
-            );
+        for (name, v) in [("pools", a.brain.pools), ("units", a.brain.units)] {
+            if v.iter().any(|x| *x == 0 || *x > 32) {
+                self.err(
+                    format!("{at}.brain.{name}"),
+                    format!("{v:?}; each side 1 to 32"),
+                );
+            }
         }
         if let Err(e) = a.brain.deep.theta.validate() {
             self.err(format!("{at}.brain.deep.theta"), e.to_string());

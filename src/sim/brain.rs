@@ -29,22 +29,59 @@ pub struct Brain {
     pub learn: bool,
     /// Frame t: shown during the whole cycle.
     pub frame: Vec<f32>,
-    /// The pulvinar's minus-phase activity: the prediction of frame t+1.
+    /// The pulvinar's minus-phase activity: the prediction of frame t+1 (frame order).
     pub pred_act: Vec<f32>,
     /// The prediction in frame space (decoded before the outcome exists).
     pub prediction: Vec<f32>,
-    /// Maps pulvinar activity to pixel values.
+    /// Maps pulvinar activity (input order) to pixel values.
     pub decoder: MonotoneDecoder,
+    /// Frame index of each input unit.
+    pub perm: Vec<usize>,
+    /// Scratch: a frame in input order.
+    staged: Vec<f32>,
 }
 
-/// The input shape for a retina: one pool per channel plane.
+/// How a retina's image is cut into pools: `(pools_y, pools_x, tile_h, tile_w)`.
+///
+/// Tiles are square with the smallest side that divides both image sides and leaves at most
+/// four tiles per side of the shorter one (16×16 → 4×4 tiles of 4×4 pixels; 8×8 → 2×2 px).
+pub fn tiling(r: &RetinaSpec) -> (usize, usize, usize, usize) {
+    let (w, h) = (r.width as usize, r.height as usize);
+    let g = gcd(w, h);
+    let t = (1..=g)
+        .find(|t| g.is_multiple_of(*t) && w.min(h) / t <= 4)
+        .unwrap_or(g);
+    (h / t, w / t, t, t)
+}
+
+fn gcd(a: usize, b: usize) -> usize {
+    if b == 0 { a } else { gcd(b, a % b) }
+}
+
+/// The input (and pulvinar) shape for a retina: one pool per tile, each holding the tile's
+/// pixels of every channel side by side (units_x = channels × tile width).
 pub fn input_shape(r: &RetinaSpec) -> Shape {
-    Shape::d4(
-        1,
-        r.channels_per_pixel(),
-        r.height as usize,
-        r.width as usize,
-    )
+    let (py, px, th, tw) = tiling(r);
+    Shape::d4(py, px, th, tw * r.channels_per_pixel())
+}
+
+/// For each input unit, the index of its value in the frame (channel planes, row-major).
+pub fn input_to_frame(r: &RetinaSpec) -> Vec<usize> {
+    let (py, px, th, tw) = tiling(r);
+    let (w, h, c) = (r.width as usize, r.height as usize, r.channels_per_pixel());
+    let mut perm = Vec::with_capacity(w * h * c);
+    for pyi in 0..py {
+        for pxi in 0..px {
+            for uy in 0..th {
+                for ux in 0..tw * c {
+                    let (ch, x) = (ux / tw, pxi * tw + ux % tw);
+                    let y = pyi * th + uy;
+                    perm.push(ch * w * h + y * w + x);
+                }
+            }
+        }
+    }
+    perm
 }
 
 /// The network of an agent: the deep predictive circuit over its retina and actions.
@@ -53,7 +90,12 @@ pub fn agent_network(a: &AgentSpec, seed: u64) -> NetworkSpec {
         input: "Eye".into(),
         hidden: "V1".into(),
         action: "Action".into(),
-        hidden_shape: Shape::d2(a.brain.hidden[0], a.brain.hidden[1]),
+        hidden_shape: Shape::d4(
+            a.brain.pools[0],
+            a.brain.pools[1],
+            a.brain.units[0],
+            a.brain.units[1],
+        ),
         action_units: ACTION_UNITS,
         seed,
         ..a.brain.deep.clone()
@@ -87,29 +129,44 @@ impl Brain {
             pred_act: vec![0.0; n],
             prediction: vec![0.0; n],
             decoder: MonotoneDecoder::new(n),
+            perm: input_to_frame(&a.sensors.retina),
+            staged: vec![0.0; n],
         })
+    }
+
+    fn stage(&mut self, frame: &[f32]) {
+        for (s, &f) in self.staged.iter_mut().zip(&self.perm) {
+            *s = frame[f];
+        }
     }
 
     /// Minus phase: frame t and the action about to be taken in, prediction out.
     pub fn minus(&mut self, action_unit: usize) -> crate::brain::Result<()> {
         self.net.start_theta()?;
-        self.net.set_input(self.input, &self.frame)?;
+        let frame = std::mem::take(&mut self.frame);
+        self.stage(&frame);
+        self.frame = frame;
+        self.net.set_input(self.input, &self.staged)?;
         let mut act = [0.0f32; ACTION_UNITS];
         act[action_unit.min(ACTION_UNITS - 1)] = 1.0;
         self.net.set_input(self.action, &act)?;
         self.net.run_minus()?;
-        self.pred_act
-            .copy_from_slice(self.net.prediction(self.pulvinar));
-        self.prediction = self.decoder.decode(&self.pred_act);
+        let pred = self.net.prediction(self.pulvinar);
+        let decoded = self.decoder.decode(pred);
+        for (k, &f) in self.perm.iter().enumerate() {
+            self.pred_act[f] = pred[k];
+            self.prediction[f] = decoded[k];
+        }
         Ok(())
     }
 
     /// Plus phase: the outcome drives the pulvinar; the decoder learns from it.
     pub fn plus(&mut self, outcome: &[f32]) -> crate::brain::Result<()> {
-        self.net.apply_outcome(self.input, outcome)?;
+        self.stage(outcome);
+        self.net.apply_outcome(self.input, &self.staged)?;
         self.net.run_plus()?;
         self.decoder
-            .observe(self.net.outcome_activity(self.pulvinar), outcome);
+            .observe(self.net.outcome_activity(self.pulvinar), &self.staged);
         Ok(())
     }
 
@@ -229,4 +286,39 @@ fn learn(mut fault: ResMut<BrainFault>, mut q: Query<(&Agent, &mut Brain)>) {
         }
     });
     report(&mut fault, errs.into_inner().unwrap());
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tiling_and_permutation_cover_the_frame_once() {
+        for (w, h, ch) in [(16, 16, 2), (8, 8, 1), (32, 24, 3), (13, 7, 1)] {
+            let r = RetinaSpec {
+                width: w,
+                height: h,
+                channels: match ch {
+                    1 => vec![crate::scenario::Channel::Luminance],
+                    2 => vec![
+                        crate::scenario::Channel::Luminance,
+                        crate::scenario::Channel::Depth,
+                    ],
+                    _ => vec![crate::scenario::Channel::Rgb],
+                },
+                ..Default::default()
+            };
+            let mut p = input_to_frame(&r);
+            assert_eq!(p.len(), r.frame_len());
+            assert_eq!(input_shape(&r).len(), r.frame_len());
+            p.sort_unstable();
+            assert!(p.iter().enumerate().all(|(i, v)| i == *v), "{w}×{h}×{ch}");
+        }
+        let r = RetinaSpec::default();
+        assert_eq!(tiling(&r), (4, 4, 4, 4));
+        // Pool 0 holds the top-left 4×4 tile: luminance first, then depth.
+        let p = input_to_frame(&r);
+        assert_eq!(&p[..5], &[0, 1, 2, 3, 256]);
+        assert_eq!(p[8], 16);
+    }
 }
