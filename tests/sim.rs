@@ -171,3 +171,37 @@ fn run_writes_summary_and_reports_expectations_in_the_exit_code() {
         "{err}"
     );
 }
+
+#[test]
+fn walking_into_a_wall_is_felt_and_self_motion_is_sensed() {
+    use thetabox::sim::senses::{BodySenses, VESTIB_UNITS};
+    let text = r#"(name: "wall", world: (arena: (size: (4.0, 4.0))),
+        agents: [(name: "a", pos: (0.0, 0.0), sensors: (retina: (width: 4, height: 4), vestibular: true, touch: true),
+                  actions: [Forward], policy: Scripted([Forward]), brain: (pools: (1, 1), units: (2, 2)))],
+        run: (theta_cycles: 20))"#;
+    let sc = scenario::parse(text, "wall").unwrap();
+    let mut app = headless_app(sc, 0, true);
+    let mut seen = Vec::new();
+    run_cycles(&mut app, 12, |app| {
+        let w = app.world();
+        let mut q = w.try_query::<&BodySenses>().unwrap();
+        seen.push(q.single(w).unwrap().clone());
+    })
+    .unwrap();
+    // Walking at 1.5 m/s: the forward-speed code peaks at its top unit early on.
+    let early = &seen[1].vestibular[..VESTIB_UNITS];
+    let peak = (0..VESTIB_UNITS)
+        .max_by(|&a, &b| early[a].total_cmp(&early[b]))
+        .unwrap();
+    assert_eq!(peak, VESTIB_UNITS - 1, "{early:?}");
+    assert_eq!(seen[1].touch, [0.0; 4]);
+    // 2 m from the wall at 0.3 m per cycle: stopped by it within 12 cycles, touching in front.
+    let last = seen.last().unwrap();
+    assert_eq!(last.touch[0], 1.0, "{:?}", last.touch);
+    assert_eq!(last.touch[2], 0.0);
+    let stopped = &last.vestibular[..VESTIB_UNITS];
+    let peak = (0..VESTIB_UNITS)
+        .max_by(|&a, &b| stopped[a].total_cmp(&stopped[b]))
+        .unwrap();
+    assert!((3..=4).contains(&peak), "standing still: {stopped:?}");
+}

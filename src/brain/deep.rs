@@ -69,6 +69,10 @@ pub struct DeepOpts {
     pub ctxt_lrate: f32,
     /// Expected activity of the input layer. Default 0.15.
     pub input_nominal: f32,
+    /// Pulvinar decay between the phases (see `PulvParams::phase_decay`). Default 1.
+    pub pulv_phase_decay: f32,
+    /// Absolute strength of CT → pulvinar (the prediction pathway). Default 1.
+    pub ct_pulv_abs: f32,
     /// Strength of the action (efference copy) pathways relative to the sensory input.
     /// Default 0.2: one active action unit among eight would otherwise, after sender-activity
     /// normalisation, weigh as much as the whole image.
@@ -106,6 +110,8 @@ impl Default for DeepOpts {
             lrate: 0.0446,
             ctxt_lrate: 0.0064,
             input_nominal: 0.15,
+            pulv_phase_decay: 1.0,
+            ct_pulv_abs: 1.0,
             action_rel: 0.2,
             tile_radius: None,
             seed: 0,
@@ -136,6 +142,7 @@ pub fn deep_predictive(input_shape: Shape, o: &DeepOpts) -> NetworkSpec {
     );
     pulv.inhib.gi = o.pulv_gi;
     pulv.pulv.drive_scale = o.drive_scale;
+    pulv.pulv.phase_decay = o.pulv_phase_decay;
     pulv.act_nominal = o.input_nominal;
     // Pools of a sensory layer are its channels (luminance, depth, ...): they share the
     // layer's inhibition but do not compete among themselves.
@@ -164,7 +171,9 @@ pub fn deep_predictive(input_shape: Shape, o: &DeepOpts) -> NetworkSpec {
         PathSpec::new(hid, &ct_name, PathKind::CtCtxt, ctxt)
             .rel(o.ctxt_rel)
             .lrate(cl),
-        PathSpec::new(&ct_name, &p_name, PathKind::Forward, topo.clone()).lrate(lr),
+        PathSpec::new(&ct_name, &p_name, PathKind::Forward, topo.clone())
+            .abs(o.ct_pulv_abs)
+            .lrate(lr),
         PathSpec::new(&p_name, hid, PathKind::Back, topo.clone())
             .rel(o.pulv_back_rel)
             .lrate(lr),

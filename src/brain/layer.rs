@@ -138,6 +138,9 @@ pub struct PulvParams {
     pub drive_scale: f32,
     /// Driver activity at which the pulvinar ignores its other inputs entirely. Default 0.6.
     pub full_drive_act: f32,
+    /// How far the state decays toward rest between the phases, in [0, 1]. Default 1 (Axon:
+    /// a full decay, so plus-phase activity reflects the driver alone).
+    pub phase_decay: f32,
 }
 
 impl Default for PulvParams {
@@ -145,6 +148,7 @@ impl Default for PulvParams {
         Self {
             drive_scale: 0.1,
             full_drive_act: 0.6,
+            phase_decay: 1.0,
         }
     }
 }

@@ -748,7 +748,10 @@ impl Network {
         // The pulvinar starts the plus phase from rest, so its plus activity reflects the driver.
         for li in 0..self.layers.len() {
             if matches!(self.layers[li].spec.kind, LayerKind::Pulvinar { .. }) {
-                self.decay_layer(li, 1.0, 1.0);
+                let d = self.layers[li].spec.pulv.phase_decay;
+                if d > 0.0 {
+                    self.decay_layer(li, d, d);
+                }
             }
         }
         self.check_state()?;

@@ -5,9 +5,11 @@ use bevy::prelude::*;
 use super::body::{Agent, Motor};
 use super::metrics::MonotoneDecoder;
 use super::retina::Eye;
+use super::senses::{BodySenses, TOUCH_SIDES, VESTIB_UNITS, VESTIB_VARS};
 use super::{SimConfig, ThetaSystems};
 use crate::brain::deep::{DeepOpts, deep_predictive};
-use crate::brain::layer::Shape;
+use crate::brain::layer::{LayerKind, LayerSpec, Shape};
+use crate::brain::path::{PathKind, PathSpec, Pattern};
 use crate::brain::{Network, NetworkSpec};
 use crate::scenario::{AgentSpec, RetinaSpec};
 
@@ -25,6 +27,10 @@ pub struct Brain {
     pub action: usize,
     /// Pulvinar layer index.
     pub pulvinar: usize,
+    /// Vestibular layer index and its values for this cycle.
+    pub vestibular: Option<(usize, Vec<f32>)>,
+    /// Touch layer index and its values for this cycle.
+    pub touch: Option<(usize, Vec<f32>)>,
     /// Learn after each cycle.
     pub learn: bool,
     /// Frame t: shown during the whole cycle.
@@ -100,7 +106,33 @@ pub fn agent_network(a: &AgentSpec, seed: u64) -> NetworkSpec {
         seed,
         ..a.brain.deep.clone()
     };
-    deep_predictive(input_shape(&a.sensors.retina), &o)
+    let mut spec = deep_predictive(input_shape(&a.sensors.retina), &o);
+    // Body senses are context for Super and CT (not predicted: they have no pulvinar).
+    let extra = [
+        (
+            a.sensors.vestibular,
+            "Vestib",
+            Shape::d2(VESTIB_VARS, VESTIB_UNITS),
+        ),
+        (a.sensors.touch, "Touch", Shape::d2(1, TOUCH_SIDES)),
+    ];
+    for (on, name, shape) in extra {
+        if !on {
+            continue;
+        }
+        let mut l = LayerSpec::new(name, LayerKind::Input, shape);
+        l.neuron.clamp_ge = 1.5;
+        l.act_nominal = 0.25;
+        spec.layers.insert(1, l);
+        for to in ["V1", "V1CT"] {
+            spec.paths.push(
+                PathSpec::new(name, to, PathKind::Forward, Pattern::Full)
+                    .rel(o.action_rel)
+                    .lrate(o.lrate),
+            );
+        }
+    }
+    spec
 }
 
 /// Seed of agent `index`'s brain for a run seed.
@@ -118,12 +150,30 @@ impl Brain {
         let input = net.layer_index("Eye")?;
         let action = net.layer_index("Action")?;
         let pulvinar = net.layer_index("EyeP")?;
+        let vestibular = a
+            .sensors
+            .vestibular
+            .then(|| {
+                net.layer_index("Vestib")
+                    .map(|i| (i, vec![0.0; VESTIB_VARS * VESTIB_UNITS]))
+            })
+            .transpose()?;
+        let touch = a
+            .sensors
+            .touch
+            .then(|| {
+                net.layer_index("Touch")
+                    .map(|i| (i, vec![0.0; TOUCH_SIDES]))
+            })
+            .transpose()?;
         let n = a.sensors.retina.frame_len();
         Ok(Self {
             net,
             input,
             action,
             pulvinar,
+            vestibular,
+            touch,
             learn: a.brain.learn,
             frame: vec![0.0; n],
             pred_act: vec![0.0; n],
@@ -140,6 +190,19 @@ impl Brain {
         }
     }
 
+    /// What the brain would predict for this cycle's frame if it were about to take the action
+    /// of unit `action_unit` instead: a minus phase on a copy of the network (the brain itself
+    /// is untouched). Call before [`Self::minus`]; returns the decoded prediction (frame order).
+    pub fn counterfactual(&mut self, action_unit: usize) -> crate::brain::Result<Vec<f32>> {
+        let saved = self.net.clone();
+        let (pa, pr) = (self.pred_act.clone(), self.prediction.clone());
+        let res = self.minus(action_unit).map(|()| self.prediction.clone());
+        self.net = saved;
+        self.pred_act = pa;
+        self.prediction = pr;
+        res
+    }
+
     /// Minus phase: frame t and the action about to be taken in, prediction out.
     pub fn minus(&mut self, action_unit: usize) -> crate::brain::Result<()> {
         self.net.start_theta()?;
@@ -150,6 +213,9 @@ impl Brain {
         let mut act = [0.0f32; ACTION_UNITS];
         act[action_unit.min(ACTION_UNITS - 1)] = 1.0;
         self.net.set_input(self.action, &act)?;
+        for (layer, values) in [&self.vestibular, &self.touch].into_iter().flatten() {
+            self.net.set_input(*layer, values)?;
+        }
         self.net.run_minus()?;
         let pred = self.net.prediction(self.pulvinar);
         let decoded = self.decoder.decode(pred);
@@ -229,9 +295,17 @@ fn attach_brains(
     }
 }
 
-fn take_frames(mut q: Query<(&Eye, &mut Brain)>) {
-    for (eye, mut b) in &mut q {
+fn take_frames(mut q: Query<(&Eye, Option<&BodySenses>, &mut Brain)>) {
+    for (eye, senses, mut b) in &mut q {
         b.frame.copy_from_slice(&eye.frame);
+        if let Some(s) = senses {
+            if let Some((_, v)) = &mut b.vestibular {
+                v.copy_from_slice(&s.vestibular);
+            }
+            if let Some((_, v)) = &mut b.touch {
+                v.copy_from_slice(&s.touch);
+            }
+        }
     }
 }
 

@@ -25,6 +25,7 @@ pub mod motor;
 pub mod raycast;
 pub mod retina;
 pub mod runner;
+pub mod senses;
 pub mod world;
 
 use bevy::prelude::*;
@@ -190,6 +191,7 @@ impl Plugin for SimPlugin {
                 retina::RetinaPlugin,
                 brain::BrainPlugin,
                 metrics::MetricsPlugin,
+                senses::SensesPlugin,
             ));
     }
 }
