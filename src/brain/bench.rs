@@ -48,14 +48,8 @@ pub fn small_spec(seed: u64) -> NetworkSpec {
     // The agent brain of a default 16×16 luminance + depth retina: 4×4 tiles of 4×4 pixels ×
     // 2 channels, Super and CT 4×4 pools of 5×5, topographic pathways of radius 1.
     let o = DeepOpts {
-        hidden_shape: Shape::d4(4, 4, 5, 5),
-        action_units: 8,
         seed,
-        pulv_gi: 0.2,
-        drive_scale: 1.0,
-        lrate: 0.3,
-        tile_radius: Some(1),
-        ..Default::default()
+        ..DeepOpts::agent()
     };
     deep_predictive(Shape::d4(4, 4, 4, 8), &o)
 }

@@ -69,6 +69,12 @@ pub struct DeepOpts {
     pub ctxt_lrate: f32,
     /// Expected activity of the input layer. Default 0.15.
     pub input_nominal: f32,
+    /// Decay of Super's state toward rest at the start of each theta cycle, in [0, 1] (act and
+    /// the slow NMDA / GABA-B conductances). Default 0 (Axon's deep layers): Super carries its
+    /// state across cycles.
+    pub super_decay: f32,
+    /// The same for CT. Default 0.
+    pub ct_state_decay: f32,
     /// Pulvinar decay between the phases (see `PulvParams::phase_decay`). Default 1.
     pub pulv_phase_decay: f32,
     /// Absolute strength of CT → pulvinar (the prediction pathway). Default 1.
@@ -110,11 +116,37 @@ impl Default for DeepOpts {
             lrate: 0.0446,
             ctxt_lrate: 0.0064,
             input_nominal: 0.15,
+            super_decay: 0.0,
+            ct_state_decay: 0.0,
             pulv_phase_decay: 1.0,
             ct_pulv_abs: 1.0,
             action_rel: 0.2,
             tile_radius: None,
             seed: 0,
+        }
+    }
+}
+
+impl DeepOpts {
+    /// The circuit as the sandbox's agents use it on dense camera images (16×16 luminance +
+    /// depth and the like), from a search on the look_around scenario: topographic wiring,
+    /// Super starting each cycle afresh, a one-step (Markovian) CT without self-context that
+    /// sees the current frame directly, a stronger CT → pulvinar pathway and a weakly
+    /// inhibited, strongly driven pulvinar whose plus-phase activity codes pixel values finely.
+    pub fn agent() -> Self {
+        Self {
+            hidden_shape: Shape::d4(4, 4, 5, 5),
+            action_units: 8,
+            ct_gi: 0.8,
+            pulv_gi: 0.2,
+            drive_scale: 1.0,
+            lrate: 0.3,
+            ct_self: false,
+            input_ct_rel: 1.0,
+            ct_pulv_abs: 2.0,
+            super_decay: 1.0,
+            tile_radius: Some(1),
+            ..Self::default()
         }
     }
 }
@@ -155,6 +187,10 @@ pub fn deep_predictive(input_shape: Shape, o: &DeepOpts) -> NetworkSpec {
         l.neuron.decay.act = 0.0;
         l.neuron.decay.glong = 0.0;
     }
+    sup.neuron.decay.act = o.super_decay;
+    sup.neuron.decay.glong = o.super_decay;
+    ct.neuron.decay.act = o.ct_state_decay;
+    ct.neuron.decay.glong = o.ct_state_decay;
     pulv.neuron.decay.act = 1.0;
     pulv.neuron.decay.glong = 1.0;
     let mut layers = vec![input, sup, ct, pulv];

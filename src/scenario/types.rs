@@ -442,7 +442,8 @@ impl Default for Policy {
     }
 }
 
-/// The agent's brain: the deep predictive circuit of the learner, wired topographically.
+/// The agent's brain: the deep predictive circuit of the learner, wired topographically
+/// (defaults: `DeepOpts::agent()`).
 ///
 /// The eye's image is cut into a grid of tiles (about 4×4); each tile is one pool of the input
 /// and pulvinar layers. Super and CT have `pools` pools of `units` units each; every pathway
@@ -459,17 +460,10 @@ pub struct BrainSpec {
     pub deep: DeepOpts,
     /// Learn (false: a fixed random brain, a control). Default true.
     pub learn: bool,
-}
-
-/// The circuit options agents start from.
-pub fn agent_deep_opts() -> DeepOpts {
-    DeepOpts {
-        pulv_gi: 0.2,
-        drive_scale: 1.0,
-        lrate: 0.3,
-        tile_radius: Some(1),
-        ..DeepOpts::default()
-    }
+    /// In the plus phase the input layer shows the outcome too (Axon's scheme), so Super's
+    /// plus-phase state, and with it CT's context for the next cycle, carries the new frame.
+    /// Default true; false: the outcome reaches only the pulvinar.
+    pub outcome_to_input: bool,
 }
 
 impl Default for BrainSpec {
@@ -477,8 +471,9 @@ impl Default for BrainSpec {
         Self {
             pools: [4, 4],
             units: [5, 5],
-            deep: agent_deep_opts(),
+            deep: DeepOpts::agent(),
             learn: true,
+            outcome_to_input: true,
         }
     }
 }

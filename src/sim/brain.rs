@@ -33,6 +33,8 @@ pub struct Brain {
     pub touch: Option<(usize, Vec<f32>)>,
     /// Learn after each cycle.
     pub learn: bool,
+    /// The input layer also shows the outcome in the plus phase.
+    pub outcome_to_input: bool,
     /// Frame t: shown during the whole cycle.
     pub frame: Vec<f32>,
     /// The pulvinar's minus-phase activity: the prediction of frame t+1 (frame order).
@@ -175,6 +177,7 @@ impl Brain {
             vestibular,
             touch,
             learn: a.brain.learn,
+            outcome_to_input: a.brain.outcome_to_input,
             frame: vec![0.0; n],
             pred_act: vec![0.0; n],
             prediction: vec![0.0; n],
@@ -229,6 +232,9 @@ impl Brain {
     /// Plus phase: the outcome drives the pulvinar; the decoder learns from it.
     pub fn plus(&mut self, outcome: &[f32]) -> crate::brain::Result<()> {
         self.stage(outcome);
+        if self.outcome_to_input {
+            self.net.set_input(self.input, &self.staged)?;
+        }
         self.net.apply_outcome(self.input, &self.staged)?;
         self.net.run_plus()?;
         self.decoder
