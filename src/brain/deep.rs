@@ -75,6 +75,8 @@ pub struct DeepOpts {
     pub super_decay: f32,
     /// The same for CT. Default 0.
     pub ct_state_decay: f32,
+    /// Pool-level inhibition gain of Super and CT (pooled shapes only). Default 1.1.
+    pub hidden_pool_gi: f32,
     /// Pulvinar decay between the phases (see `PulvParams::phase_decay`). Default 1.
     pub pulv_phase_decay: f32,
     /// Absolute strength of CT → pulvinar (the prediction pathway). Default 1.
@@ -118,6 +120,7 @@ impl Default for DeepOpts {
             input_nominal: 0.15,
             super_decay: 0.0,
             ct_state_decay: 0.0,
+            hidden_pool_gi: 1.1,
             pulv_phase_decay: 1.0,
             ct_pulv_abs: 1.0,
             action_rel: 0.2,
@@ -189,6 +192,8 @@ pub fn deep_predictive(input_shape: Shape, o: &DeepOpts) -> NetworkSpec {
     }
     sup.neuron.decay.act = o.super_decay;
     sup.neuron.decay.glong = o.super_decay;
+    sup.pool_inhib.gi = o.hidden_pool_gi;
+    ct.pool_inhib.gi = o.hidden_pool_gi;
     ct.neuron.decay.act = o.ct_state_decay;
     ct.neuron.decay.glong = o.ct_state_decay;
     pulv.neuron.decay.act = 1.0;

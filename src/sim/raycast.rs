@@ -115,6 +115,44 @@ impl PrimScene {
         self.prims.is_empty()
     }
 
+    /// The part of the scene a camera at `o` could see: primitives whose bounding sphere comes
+    /// within the cone around `axis` of half-angle `half` (radians) and within `max` metres,
+    /// except those owned by `skip`. Rays cast into the result see exactly what they would see
+    /// in the whole scene, at a fraction of the cost.
+    pub fn view(
+        &self,
+        o: Vec3,
+        axis: Vec3,
+        half: f32,
+        max: f32,
+        skip: Option<Entity>,
+    ) -> PrimScene {
+        let prims = self
+            .prims
+            .iter()
+            .filter(|p| {
+                if Some(p.owner) == skip {
+                    return false;
+                }
+                let d = p.pos - o;
+                let dist = d.length();
+                if dist <= p.bound {
+                    return true;
+                }
+                if dist - p.bound > max {
+                    return false;
+                }
+                let angle = (d.dot(axis) / dist).clamp(-1.0, 1.0).acos();
+                angle <= half + (p.bound / dist).min(1.0).asin() + 1e-3
+            })
+            .copied()
+            .collect();
+        PrimScene {
+            prims,
+            room: self.room,
+        }
+    }
+
     /// The nearest hit within `max`, ignoring primitives owned by `skip`.
     pub fn cast_skipping(&self, o: Vec3, d: Vec3, max: f32, skip: Option<Entity>) -> Option<Hit> {
         let mut best: Option<(f32, Vec3, Rgb)> = None;
@@ -156,7 +194,7 @@ impl PrimScene {
 
 /// The scene as seen by one agent.
 pub struct SceneFrom<'a> {
-    /// The snapshot.
+    /// The snapshot (or the part of it in view).
     pub scene: &'a PrimScene,
     /// The looking agent (its body is invisible to itself).
     pub me: Entity,
@@ -405,6 +443,30 @@ mod tests {
             s2.cast_skipping(eye, -Vec3::Z, 100.0, None).unwrap().toi,
             1.5
         ));
+    }
+
+    #[test]
+    fn view_keeps_what_is_in_the_cone() {
+        let e = |i| Entity::from_raw_u32(i).unwrap();
+        let ball = Shape::Sphere { radius: 0.5 };
+        let s = PrimScene::new(vec![
+            (e(1), Transform::from_xyz(0.0, 0.0, -5.0), ball, [1.0; 3]),
+            (e(2), Transform::from_xyz(0.0, 0.0, 5.0), ball, [1.0; 3]),
+            (e(3), Transform::from_xyz(5.0, 0.0, -5.1), ball, [1.0; 3]),
+            (e(4), Transform::from_xyz(0.0, 0.0, -50.0), ball, [1.0; 3]),
+            (e(5), Transform::from_xyz(0.0, 0.0, 0.0), ball, [1.0; 3]),
+        ]);
+        let v = s.view(
+            Vec3::ZERO,
+            -Vec3::Z,
+            std::f32::consts::FRAC_PI_4,
+            20.0,
+            Some(e(5)),
+        );
+        let mut kept: Vec<u32> = v.prims.iter().map(|p| p.owner.index_u32()).collect();
+        kept.sort_unstable();
+        // Ahead; just inside 45° (its edge is); behind, too far and the viewer's own body: out.
+        assert_eq!(kept, vec![1, 3]);
     }
 
     #[test]

@@ -38,6 +38,10 @@ pub struct Eye {
     pub rays: Vec<Vec3>,
     /// The most recent frame.
     pub frame: Vec<f32>,
+    /// Optical axis in eye space (pitch applied).
+    pub axis: Vec3,
+    /// Largest angle between the axis and any pixel's ray, radians.
+    pub half_angle: f32,
 }
 
 impl Eye {
@@ -55,11 +59,18 @@ impl Eye {
                 rays.push(pitch * Vec3::new(u, v, -1.0).normalize());
             }
         }
+        let axis = pitch * Vec3::NEG_Z;
+        let half_angle = rays
+            .iter()
+            .map(|r| r.dot(axis).clamp(-1.0, 1.0).acos())
+            .fold(0.0, f32::max);
         Self {
             spec: spec.clone(),
             offset,
             rays,
             frame: vec![0.0; spec.frame_len()],
+            axis,
+            half_angle,
         }
     }
 }
@@ -81,36 +92,79 @@ pub trait RayScene {
     fn cast(&self, origin: Vec3, dir: Vec3, max: f32) -> Option<Hit>;
 }
 
-/// Light sources, ambient level and sky colour.
+/// Light sources, ambient level and sky colour, ready for shading.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Lighting {
-    /// Lights.
-    pub lights: Vec<Light>,
+    sources: Vec<Source>,
     /// Ambient level.
     pub ambient: f32,
     /// Colour where nothing is hit.
     pub sky: Rgb,
 }
 
+/// A light with its direction normalised once.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Source {
+    Sun {
+        to_light: Vec3,
+        intensity: f32,
+    },
+    Lamp {
+        pos: Vec3,
+        intensity: f32,
+        inv_range2: f32,
+    },
+}
+
 impl Lighting {
-    /// Lambert shading of a hit at `p`.
-    pub fn shade(&self, p: Vec3, h: &Hit) -> Rgb {
-        let mut k = self.ambient;
-        for l in &self.lights {
-            k += match *l {
+    /// Lighting from a scenario's lights.
+    pub fn new(lights: &[Light], ambient: f32, sky: Rgb) -> Self {
+        let sources = lights
+            .iter()
+            .map(|l| match *l {
                 Light::Directional {
                     direction,
                     intensity,
-                } => intensity * h.normal.dot(-Vec3::from(direction).normalize()).max(0.0),
+                } => Source::Sun {
+                    to_light: -Vec3::from(direction).normalize_or_zero(),
+                    intensity,
+                },
                 Light::Point {
                     position,
                     intensity,
                     range,
+                } => Source::Lamp {
+                    pos: Vec3::from(position),
+                    intensity,
+                    inv_range2: 1.0 / (range * range),
+                },
+            })
+            .collect();
+        Self {
+            sources,
+            ambient,
+            sky,
+        }
+    }
+
+    /// Lambert shading of a hit at `p`.
+    pub fn shade(&self, p: Vec3, h: &Hit) -> Rgb {
+        let mut k = self.ambient;
+        for s in &self.sources {
+            k += match *s {
+                Source::Sun {
+                    to_light,
+                    intensity,
+                } => intensity * h.normal.dot(to_light).max(0.0),
+                Source::Lamp {
+                    pos,
+                    intensity,
+                    inv_range2,
                 } => {
-                    let d = Vec3::from(position) - p;
-                    let dist = d.length().max(1e-6);
-                    let att = 1.0 / (1.0 + (dist / range).powi(2));
-                    intensity * att * h.normal.dot(d / dist).max(0.0)
+                    let d = pos - p;
+                    let dist2 = d.length_squared().max(1e-12);
+                    let att = 1.0 / (1.0 + dist2 * inv_range2);
+                    intensity * att * h.normal.dot(d / dist2.sqrt()).max(0.0)
                 }
             };
         }
@@ -183,11 +237,7 @@ pub struct SceneLighting(pub Lighting);
 
 fn attach_eyes(mut commands: Commands, cfg: Res<SimConfig>, q: Query<(Entity, &Agent)>) {
     let w = &cfg.scenario.world;
-    commands.insert_resource(SceneLighting(Lighting {
-        lights: w.lights.clone(),
-        ambient: w.ambient,
-        sky: w.sky,
-    }));
+    commands.insert_resource(SceneLighting(Lighting::new(&w.lights, w.ambient, w.sky)));
     for (e, a) in &q {
         let spec = &cfg.scenario.agents[a.index];
         let offset = spec.body.eye_height - spec.body.height / 2.0;
@@ -214,12 +264,19 @@ fn render_eyes(
     let scene = raycast::snapshot(&colliders, super::world::room_of(&cfg));
     eyes.par_iter_mut().for_each(|(me, t, m, mut eye)| {
         let (origin, rot) = eye_pose(t, m, &eye);
+        let seen = scene.view(
+            origin,
+            rot * eye.axis,
+            eye.half_angle,
+            eye.spec.max_range,
+            Some(me),
+        );
         let mut frame = std::mem::take(&mut eye.frame);
         render(
             &eye,
             origin,
             rot,
-            &SceneFrom { scene: &scene, me },
+            &SceneFrom { scene: &seen, me },
             &light.0,
             &mut frame,
         );
@@ -265,11 +322,7 @@ mod tests {
     }
 
     fn light() -> Lighting {
-        Lighting {
-            lights: vec![],
-            ambient: 1.0,
-            sky: [0.0, 0.0, 1.0],
-        }
+        Lighting::new(&[], 1.0, [0.0, 0.0, 1.0])
     }
 
     #[test]
@@ -314,13 +367,12 @@ mod tests {
             normal: Vec3::Y,
             albedo: [1.0, 0.5, 0.0],
         };
-        let l = |dir: [f32; 3]| Lighting {
-            lights: vec![Light::Directional {
+        let l = |dir: [f32; 3]| {
+            let sun = Light::Directional {
                 direction: dir,
                 intensity: 1.0,
-            }],
-            ambient: 0.0,
-            sky: [0.0; 3],
+            };
+            Lighting::new(&[sun], 0.0, [0.0; 3])
         };
         assert_eq!(l([0.0, -1.0, 0.0]).shade(Vec3::ZERO, &h), [1.0, 0.5, 0.0]);
         let oblique = l([1.0, -1.0, 0.0]).shade(Vec3::ZERO, &h);
