@@ -77,6 +77,9 @@ pub struct DeepOpts {
     pub ct_state_decay: f32,
     /// Pool-level inhibition gain of Super and CT (pooled shapes only). Default 1.1.
     pub hidden_pool_gi: f32,
+    /// Synaptic scaling rate of Super, CT and the pulvinar (`LayerSpec::syn_scale_rate`).
+    /// Default 0.005.
+    pub syn_scale_rate: f32,
     /// Pulvinar decay between the phases (see `PulvParams::phase_decay`). Default 1.
     pub pulv_phase_decay: f32,
     /// Absolute strength of CT → pulvinar (the prediction pathway). Default 1.
@@ -121,6 +124,7 @@ impl Default for DeepOpts {
             super_decay: 0.0,
             ct_state_decay: 0.0,
             hidden_pool_gi: 1.1,
+            syn_scale_rate: 0.005,
             pulv_phase_decay: 1.0,
             ct_pulv_abs: 1.0,
             action_rel: 0.2,
@@ -149,6 +153,13 @@ impl DeepOpts {
             ct_pulv_abs: 2.0,
             super_decay: 1.0,
             tile_radius: Some(1),
+            // Strong, frequent synaptic scaling keeps a few units from taking over Super: with
+            // Axon's 0.005 every 100 cycles, 10 % of the units carried 99 % of its activity.
+            syn_scale_rate: 0.2,
+            theta: ThetaParams {
+                slow_interval: 10,
+                ..ThetaParams::default()
+            },
             ..Self::default()
         }
     }
@@ -193,6 +204,9 @@ pub fn deep_predictive(input_shape: Shape, o: &DeepOpts) -> NetworkSpec {
     sup.neuron.decay.act = o.super_decay;
     sup.neuron.decay.glong = o.super_decay;
     sup.pool_inhib.gi = o.hidden_pool_gi;
+    for l in [&mut sup, &mut ct, &mut pulv] {
+        l.syn_scale_rate = o.syn_scale_rate;
+    }
     ct.pool_inhib.gi = o.hidden_pool_gi;
     ct.neuron.decay.act = o.ct_state_decay;
     ct.neuron.decay.glong = o.ct_state_decay;

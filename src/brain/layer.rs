@@ -179,6 +179,11 @@ pub struct LayerSpec {
     /// Expected fraction of active units; scales incoming pathways. Default 0.1.
     #[serde(default = "default_nominal")]
     pub act_nominal: f32,
+    /// Synaptic scaling rate: at each slow adaptation, incoming weights of a unit whose average
+    /// activity is off its target (relative to its pool) move by this fraction of the
+    /// mismatch. Default 0.005 (Axon's SynScaleRate).
+    #[serde(default = "default_syn_scale")]
+    pub syn_scale_rate: f32,
     /// Burst (Super layers).
     #[serde(default)]
     pub burst: BurstParams,
@@ -188,6 +193,10 @@ pub struct LayerSpec {
     /// Driving (Pulvinar layers).
     #[serde(default)]
     pub pulv: PulvParams,
+}
+
+fn default_syn_scale() -> f32 {
+    0.005
 }
 
 fn default_nominal() -> f32 {
@@ -210,6 +219,7 @@ impl LayerSpec {
             pool_inhib: InhibParams::default(),
             rl_rate,
             act_nominal: default_nominal(),
+            syn_scale_rate: default_syn_scale(),
             burst: BurstParams::default(),
             ct: CtParams::default(),
             pulv: PulvParams::default(),
@@ -238,6 +248,12 @@ impl LayerSpec {
         self.pool_inhib.validate(&format!("{at}.pool_inhib"))?;
         self.rl_rate.validate(&format!("{at}.rl_rate"))?;
         check_range(&format!("{at}.act_nominal"), self.act_nominal, 0.001, 1.0)?;
+        check_range(
+            &format!("{at}.syn_scale_rate"),
+            self.syn_scale_rate,
+            0.0,
+            1.0,
+        )?;
         check_range(&format!("{at}.burst.thr_rel"), self.burst.thr_rel, 0.0, 1.0)?;
         check_range(
             &format!("{at}.burst.thr_abs"),

@@ -1208,6 +1208,7 @@ impl Network {
                 continue;
             }
             let ps = l.spec.shape.pool_size();
+            let rate = l.spec.syn_scale_rate;
             for p in 0..l.spec.shape.pools() {
                 let r = l.start + p * ps..l.start + (p + 1) * ps;
                 let mean_d = n.dtrg_avg[r.clone()].iter().sum::<f32>() / ps as f32;
@@ -1217,7 +1218,7 @@ impl Network {
                     n.dtrg_avg[i] = 0.0;
                     if mean_a > 1e-4 {
                         let avg_dif = n.act_avg[i] / mean_a - n.trg_avg[i];
-                        scale[i] = -0.005 * avg_dif;
+                        scale[i] = -rate * avg_dif;
                     }
                 }
             }
