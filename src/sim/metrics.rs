@@ -7,6 +7,7 @@
 //! copying frame t, `correlation` = Pearson r of prediction and outcome, and over a window
 //! `skill = 1 − Σ pred_error / Σ baseline_error`.
 
+use std::collections::VecDeque;
 use std::io::Write;
 
 use bevy::prelude::*;
@@ -175,21 +176,75 @@ pub struct Row {
     pub yaw: f32,
 }
 
-/// Every row so far (in cycle, then agent order) and an optional CSV sink.
-#[derive(Resource, Default)]
+/// Metrics as they come: the most recent rows (for progress displays), running sums over the
+/// final window (for the summary) and an optional CSV sink. Memory stays flat however long the
+/// run: every row goes to the sink, only the recent ones are kept.
+#[derive(Resource)]
 pub struct MetricsLog {
-    /// Rows, oldest first.
-    pub rows: Vec<Row>,
+    /// The most recent rows, oldest first (at most `recent_cap`).
+    pub recent: VecDeque<Row>,
+    /// How many recent rows to keep. Default 4096.
+    pub recent_cap: usize,
+    /// First cycle of the final window.
+    pub window_from: u64,
+    /// Final-window sums per agent index.
+    sums: Vec<Sums>,
     /// Where rows are also written as they come.
     pub csv: Option<csv::Writer<Box<dyn Write + Send + Sync>>>,
     /// First write error (the run stops on it).
     pub error: Option<String>,
 }
 
+impl Default for MetricsLog {
+    fn default() -> Self {
+        Self {
+            recent: VecDeque::new(),
+            recent_cap: 4096,
+            window_from: 0,
+            sums: Vec::new(),
+            csv: None,
+            error: None,
+        }
+    }
+}
+
+/// Running sums of one agent's rows.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+struct Sums {
+    pred: f64,
+    base: f64,
+    corr: f64,
+    n: usize,
+}
+
 impl MetricsLog {
-    /// Rows of one agent.
-    pub fn agent_rows<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a Row> + 'a {
-        self.rows.iter().filter(move |r| r.agent == name)
+    /// Adds a row of agent `index`.
+    pub fn push(&mut self, index: usize, row: Row) {
+        if let Some(w) = &mut self.csv
+            && let Err(e) = w.serialize(&row)
+        {
+            self.error.get_or_insert(format!("writing metrics: {e}"));
+        }
+        if row.cycle >= self.window_from {
+            if self.sums.len() <= index {
+                self.sums.resize(index + 1, Sums::default());
+            }
+            let s = &mut self.sums[index];
+            s.pred += row.pred_error;
+            s.base += row.baseline_error;
+            s.corr += row.correlation;
+            s.n += 1;
+        }
+        if self.recent.len() == self.recent_cap {
+            self.recent.pop_front();
+        }
+        self.recent.push_back(row);
+    }
+
+    /// Final-window statistics of agent `index`.
+    pub fn window(&self, index: usize) -> Window {
+        let s = self.sums.get(index).copied().unwrap_or_default();
+        Window::from_sums(s.pred, s.base, s.corr, s.n)
     }
 
     /// Flushes the CSV sink.
@@ -224,6 +279,10 @@ impl Window {
             c += r.correlation;
             n += 1;
         }
+        Self::from_sums(p, b, c, n)
+    }
+
+    fn from_sums(p: f64, b: f64, c: f64, n: usize) -> Self {
         if n == 0 {
             return Self::default();
         }
@@ -267,12 +326,7 @@ fn record(
             z: t.translation.z,
             yaw: m.yaw.to_degrees(),
         };
-        if let Some(w) = &mut log.csv
-            && let Err(e) = w.serialize(&row)
-        {
-            log.error.get_or_insert(format!("writing metrics: {e}"));
-        }
-        log.rows.push(row);
+        log.push(a.index, row);
     }
 }
 
@@ -330,5 +384,26 @@ mod tests {
         let w = Window::of(&rows);
         assert_eq!(w.skill, 0.5);
         assert!((w.correlation - 0.6).abs() < 1e-12);
+        // The log's running window agrees, and keeps only what it must.
+        let mut log = MetricsLog {
+            recent_cap: 1,
+            ..Default::default()
+        };
+        for r in &rows {
+            log.push(0, r.clone());
+        }
+        assert_eq!(log.window(0), w);
+        assert_eq!(log.recent.len(), 1);
+        assert_eq!(log.window(3), Window::default());
+        log.window_from = 1;
+        let mut late = MetricsLog {
+            window_from: 1,
+            ..Default::default()
+        };
+        for r in &rows {
+            late.push(0, r.clone());
+        }
+        assert_eq!(late.window(0).pred_error, 1.0);
+        assert_eq!(late.window(0).skill, 0.0);
     }
 }

@@ -156,18 +156,18 @@ impl Summary {
     }
 }
 
-/// Final-window figures and expectation results from the metrics log.
-pub fn summarize(
-    sc: &Scenario,
-    log: &MetricsLog,
-    cycles: u64,
-) -> (Vec<AgentSummary>, Vec<ExpectationResult>) {
+/// First cycle of the final window of a run of `cycles` cycles.
+pub fn window_start(sc: &Scenario, cycles: u64) -> u64 {
     let window = ((cycles as f64 * sc.run.final_window as f64).ceil() as u64).max(1);
-    let from = cycles.saturating_sub(window);
+    cycles.saturating_sub(window)
+}
+
+/// Final-window figures and expectation results from the metrics log.
+pub fn summarize(sc: &Scenario, log: &MetricsLog) -> (Vec<AgentSummary>, Vec<ExpectationResult>) {
     let mut agents = Vec::new();
     let mut exps = Vec::new();
-    for a in &sc.agents {
-        let w = Window::of(log.agent_rows(&a.name).filter(|r| r.cycle >= from));
+    for (i, a) in sc.agents.iter().enumerate() {
+        let w = log.window(i);
         for e in &sc.expect {
             let (value, threshold, passed) = match *e {
                 Expectation::Skill { min } => (w.skill, decimal(min), w.skill >= decimal(min)),
@@ -225,6 +225,7 @@ pub fn run(sc: &Scenario, opts: &RunOptions) -> Result<Summary, RunError> {
     }
     let started = Instant::now();
     let mut app = headless_app(sc.clone(), seed, true);
+    app.world_mut().resource_mut::<MetricsLog>().window_from = window_start(&sc, cycles);
     if let Some(dir) = &opts.out {
         let path = dir.join("metrics.csv");
         let f = std::fs::File::create(&path).map_err(io_err(&path))?;
@@ -248,7 +249,7 @@ pub fn run(sc: &Scenario, opts: &RunOptions) -> Result<Summary, RunError> {
             b.set_position(c);
             if c % 10 == 0 {
                 let log = app.world().resource::<MetricsLog>();
-                let recent = log.rows.iter().rev().take(100 * sc.agents.len());
+                let recent = log.recent.iter().rev().take(100 * sc.agents.len());
                 b.set_message(format!("skill (last 100) {:.3}", Window::of(recent).skill));
             }
         }
@@ -262,7 +263,7 @@ pub fn run(sc: &Scenario, opts: &RunOptions) -> Result<Summary, RunError> {
         flushed.map_err(io_err(&dir.join("metrics.csv")))?;
     }
     let wall = started.elapsed().as_secs_f64();
-    let (agents, expectations) = summarize(&sc, app.world().resource::<MetricsLog>(), cycles);
+    let (agents, expectations) = summarize(&sc, app.world().resource::<MetricsLog>());
     let summary = Summary {
         scenario: sc.name.clone(),
         seed,
