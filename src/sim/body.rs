@@ -34,6 +34,11 @@ impl Motor {
     pub fn forward(&self) -> Vec3 {
         Vec3::new(-self.yaw.sin(), 0.0, -self.yaw.cos())
     }
+
+    /// Unit vector to the agent's right.
+    pub fn right(&self) -> Vec3 {
+        Vec3::new(self.yaw.cos(), 0.0, -self.yaw.sin())
+    }
 }
 
 /// Spawns the agents and moves them every physics step.

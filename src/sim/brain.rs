@@ -315,11 +315,23 @@ fn take_frames(mut q: Query<(&Eye, Option<&BodySenses>, &mut Brain)>) {
     }
 }
 
-/// Records the first failure of a parallel phase, in agent order.
-fn report(fault: &mut BrainFault, mut errs: Vec<(usize, String)>) {
-    errs.sort();
-    if let Some((_, e)) = errs.into_iter().next() {
-        fault.0.get_or_insert(e);
+/// Failures of one phase run over all agents in parallel; the first in agent order is kept.
+#[derive(Default)]
+struct PhaseErrors(std::sync::Mutex<Vec<(usize, String)>>);
+
+impl PhaseErrors {
+    fn check(&self, a: &Agent, r: crate::brain::Result<()>) {
+        if let Err(e) = r {
+            let mut v = self.0.lock().unwrap_or_else(|p| p.into_inner());
+            v.push((a.index, format!("agent `{}`: {e}", a.name)));
+        }
+    }
+
+    fn report(self, fault: &mut BrainFault) {
+        let errs = self.0.into_inner().unwrap_or_else(|p| p.into_inner());
+        if let Some((_, e)) = errs.into_iter().min() {
+            fault.0.get_or_insert(e);
+        }
     }
 }
 
@@ -328,44 +340,30 @@ fn minus_phase(
     mut fault: ResMut<BrainFault>,
     mut q: Query<(&Agent, &Motor, &mut Brain)>,
 ) {
-    let errs = std::sync::Mutex::new(Vec::new());
+    let errs = PhaseErrors::default();
     q.par_iter_mut().for_each(|(a, m, mut b)| {
         let unit = cfg.scenario.agents[a.index]
             .actions
             .iter()
             .position(|x| *x == m.action)
             .unwrap_or(0);
-        if let Err(e) = b.minus(unit) {
-            errs.lock()
-                .unwrap()
-                .push((a.index, format!("agent `{}`: {e}", a.name)));
-        }
+        errs.check(a, b.minus(unit));
     });
-    report(&mut fault, errs.into_inner().unwrap());
+    errs.report(&mut fault);
 }
 
 fn plus_phase(mut fault: ResMut<BrainFault>, mut q: Query<(&Agent, &Eye, &mut Brain)>) {
-    let errs = std::sync::Mutex::new(Vec::new());
-    q.par_iter_mut().for_each(|(a, eye, mut b)| {
-        if let Err(e) = b.plus(&eye.frame) {
-            errs.lock()
-                .unwrap()
-                .push((a.index, format!("agent `{}`: {e}", a.name)));
-        }
-    });
-    report(&mut fault, errs.into_inner().unwrap());
+    let errs = PhaseErrors::default();
+    q.par_iter_mut()
+        .for_each(|(a, eye, mut b)| errs.check(a, b.plus(&eye.frame)));
+    errs.report(&mut fault);
 }
 
 fn learn(mut fault: ResMut<BrainFault>, mut q: Query<(&Agent, &mut Brain)>) {
-    let errs = std::sync::Mutex::new(Vec::new());
-    q.par_iter_mut().for_each(|(a, mut b)| {
-        if let Err(e) = b.finish() {
-            errs.lock()
-                .unwrap()
-                .push((a.index, format!("agent `{}`: {e}", a.name)));
-        }
-    });
-    report(&mut fault, errs.into_inner().unwrap());
+    let errs = PhaseErrors::default();
+    q.par_iter_mut()
+        .for_each(|(a, mut b)| errs.check(a, b.finish()));
+    errs.report(&mut fault);
 }
 
 #[cfg(test)]

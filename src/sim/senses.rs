@@ -74,7 +74,7 @@ fn sample_senses(
     let ctx = ctx.single()?;
     for (e, a, t, m, mut s) in &mut q {
         let spec = &cfg.scenario.agents[a.index];
-        let (fwd, right) = (m.forward(), Vec3::new(m.yaw.cos(), 0.0, -m.yaw.sin()));
+        let (fwd, right) = (m.forward(), m.right());
         // Self-motion over the cycle just simulated (0.2 s).
         let v = (t.translation - s.last_pos) / 0.2;
         let w = wrap_angle(m.yaw - s.last_yaw) / 0.2;

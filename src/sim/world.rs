@@ -259,16 +259,20 @@ fn respawn(
         return;
     }
     let spawners = &cfg.scenario.world.spawners;
+    let due = |sp: &Spawner| {
+        sp.respawn_every
+            .is_some_and(|every| clock.cycle.is_multiple_of(every as u64))
+    };
+    if !spawners.iter().any(due) {
+        return;
+    }
     // Stable order: by spawner, then object index (query order is not guaranteed).
     let mut items: Vec<_> = q.iter_mut().collect();
     items.sort_by_key(|(s, _, _)| (s.spawner, s.index));
     let mut placed: Vec<(Vec3, f32)> = Vec::new();
     for (s, mut t, mut v) in items {
         let sp = &spawners[s.spawner];
-        let Some(every) = sp.respawn_every else {
-            continue;
-        };
-        if !clock.cycle.is_multiple_of(every as u64) {
+        if !due(sp) {
             continue;
         }
         let pos = free_spot(&mut rng.0, sp, &placed);
