@@ -7,3 +7,5 @@
 pub mod brain;
 pub mod scenario;
 pub mod sim;
+#[cfg(feature = "viewer")]
+pub mod viewer;

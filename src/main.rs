@@ -29,6 +29,79 @@ enum Command {
     /// Validate scenario files without running them: exit 0 when all are valid, 2 otherwise,
     /// with every problem listed as FILE:LINE:COL or FILE: FIELD.PATH.
     Check(CheckArgs),
+    /// Open a window onto a scenario (default: the built-in look_around): the world in 3D,
+    /// the selected agent's view, prediction, outcome and error, its learning curve and its
+    /// layers. F1 in the window lists the keys.
+    View(ViewArgs),
+}
+
+#[derive(Args, Debug)]
+struct ViewArgs {
+    /// Scenario file (.ron); without it, the built-in look_around scenario.
+    scenario: Option<std::path::PathBuf>,
+    /// Seed of everything random (default: the scenario's `run.seed`).
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Load the agents' brains from this folder (written by `run --save-brain --out DIR`).
+    #[arg(long, value_name = "DIR")]
+    brains: Option<std::path::PathBuf>,
+    /// Save a PNG of the whole window (panels included) after --exit-after-cycles, then exit.
+    #[arg(long, value_name = "PNG", requires = "exit_after_cycles")]
+    screenshot: Option<std::path::PathBuf>,
+    /// Run this many theta cycles as fast as the window allows, then exit (0, or 1 if the
+    /// simulation failed or the screenshot could not be written).
+    #[arg(long, value_name = "N")]
+    exit_after_cycles: Option<u64>,
+}
+
+fn load_scenario(
+    path: &Option<std::path::PathBuf>,
+) -> Result<thetabox::scenario::Scenario, ExitCode> {
+    match path {
+        Some(p) => thetabox::scenario::load(p).map_err(|e| {
+            eprintln!("{e}");
+            ExitCode::from(2)
+        }),
+        None => Ok(thetabox::scenario::look_around()),
+    }
+}
+
+#[cfg(feature = "viewer")]
+fn view(a: ViewArgs) -> Result<ExitCode> {
+    use thetabox::viewer::{ViewError, ViewOptions};
+    let sc = match load_scenario(&a.scenario) {
+        Ok(sc) => sc,
+        Err(code) => return Ok(code),
+    };
+    if let Some(d) = &a.brains
+        && !d.is_dir()
+    {
+        eprintln!("--brains {}: no such folder", d.display());
+        return Ok(ExitCode::from(2));
+    }
+    let opts = ViewOptions {
+        scenario: sc,
+        seed: a.seed,
+        brains: a.brains,
+        screenshot: a.screenshot,
+        exit_after_cycles: a.exit_after_cycles,
+    };
+    match thetabox::viewer::view(opts) {
+        Ok(()) => Ok(ExitCode::SUCCESS),
+        Err(ViewError::Run(e)) => {
+            eprintln!("{e}");
+            Ok(ExitCode::from(2))
+        }
+        Err(ViewError::Exit(code)) => Ok(ExitCode::from(code)),
+    }
+}
+
+#[cfg(not(feature = "viewer"))]
+fn view(_: ViewArgs) -> Result<ExitCode> {
+    eprintln!(
+        "this thetabox was built without the `viewer` feature; rebuild with default features"
+    );
+    Ok(ExitCode::from(2))
 }
 
 #[derive(Args, Debug)]
@@ -61,15 +134,9 @@ struct RunArgs {
 
 fn run(a: RunArgs) -> Result<ExitCode> {
     use thetabox::sim::runner::{self, RunOptions};
-    let sc = match &a.scenario {
-        Some(p) => match thetabox::scenario::load(p) {
-            Ok(sc) => sc,
-            Err(e) => {
-                eprintln!("{e}");
-                return Ok(ExitCode::from(2));
-            }
-        },
-        None => thetabox::scenario::look_around(),
+    let sc = match load_scenario(&a.scenario) {
+        Ok(sc) => sc,
+        Err(code) => return Ok(code),
     };
     if a.cycles == Some(0) {
         anyhow::bail!("--cycles must be at least 1");
@@ -366,6 +433,7 @@ fn main() -> ExitCode {
         Command::Bench(BenchCommand::Sim(a)) => bench_sim(a).map(|()| ExitCode::SUCCESS),
         Command::Check(a) => check(a),
         Command::Run(a) => run(a),
+        Command::View(a) => view(a),
     };
     match res {
         Ok(code) => code,

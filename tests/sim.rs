@@ -205,3 +205,30 @@ fn walking_into_a_wall_is_felt_and_self_motion_is_sensed() {
         .unwrap();
     assert!((3..=4).contains(&peak), "standing still: {stopped:?}");
 }
+
+#[test]
+fn run_needs_no_display_and_no_gpu() {
+    // Any attempt to open a window or a GPU adapter would fail in this environment.
+    let dir = tempfile::tempdir().unwrap();
+    let out = thetabox()
+        .args([
+            "run",
+            "tests/scenarios/tiny.ron",
+            "--quiet",
+            "--cycles",
+            "3",
+            "--out",
+        ])
+        .arg(dir.path())
+        .env_remove("DISPLAY")
+        .env_remove("WAYLAND_DISPLAY")
+        .env("VK_ICD_FILENAMES", "/nonexistent/icd.json")
+        .env("VK_DRIVER_FILES", "/nonexistent/icd.json")
+        .env("WGPU_BACKEND", "gl")
+        .output()
+        .unwrap();
+    assert!(out.status.code().is_some_and(|c| c <= 1), "{out:?}");
+    assert!(dir.path().join("summary.json").exists());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!err.contains("GPU") && !err.contains("panicked"), "{err}");
+}

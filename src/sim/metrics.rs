@@ -11,7 +11,7 @@ use std::collections::VecDeque;
 use std::io::Write;
 
 use bevy::prelude::*;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::body::{Agent, Motor};
 use super::brain::Brain;
@@ -28,7 +28,7 @@ const MAX_COUNT: f32 = 200.0;
 /// For each unit and each of [`BINS`] pixel-value bins it keeps the mean plus-phase activity the
 /// unit had when driven by pixels in that bin; decoding inverts the nondecreasing (pooled
 /// adjacent violators) fit of those means by linear interpolation.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct MonotoneDecoder {
     units: usize,
     /// Mean activity per unit and bin.
@@ -59,6 +59,11 @@ impl MonotoneDecoder {
             self.mean_act[b] += (act[u] - self.mean_act[b]) / c;
             self.mean_val[b] += (v - self.mean_val[b]) / c;
         }
+    }
+
+    /// Units it decodes.
+    pub fn units(&self) -> usize {
+        self.units
     }
 
     /// Pixel values for activities `act`.

@@ -47,9 +47,17 @@ impl PolicyState {
     }
 }
 
-/// The action the keyboard asks for (set by the viewer; `None` when no key is held).
-#[derive(Resource, Clone, Copy, Debug, Default)]
-pub struct KeyboardAction(pub Option<Action>);
+/// The action the keyboard asks for (set by the viewer).
+///
+/// Agents with the `Keyboard` policy take it (or `Stay`); with `agent` set, that agent takes it
+/// whatever its policy, for as long as the key is held.
+#[derive(Resource, Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct KeyboardAction {
+    /// The held key's action; `None` when no key is held.
+    pub action: Option<Action>,
+    /// The agent (scenario index) the keyboard drives, overriding its policy.
+    pub agent: Option<usize>,
+}
 
 /// Attaches policies and picks actions at the start of each theta cycle.
 pub struct MotorPlugin;
@@ -76,9 +84,23 @@ fn attach_policies(mut commands: Commands, cfg: Res<SimConfig>, q: Query<(Entity
 }
 
 /// Picks every agent's action for the new theta cycle.
-pub fn choose_actions(kb: Res<KeyboardAction>, mut q: Query<(&mut PolicyState, &mut Motor)>) {
-    for (mut p, mut m) in &mut q {
-        m.action = p.choose(m.action, kb.0);
+pub fn choose_actions(
+    kb: Res<KeyboardAction>,
+    mut q: Query<(&Agent, &mut PolicyState, &mut Motor)>,
+) {
+    for (a, mut p, mut m) in &mut q {
+        let driven = kb.agent == Some(a.index);
+        let held = kb
+            .action
+            .filter(|act| (driven || kb.agent.is_none()) && p.actions.contains(act));
+        m.action = match held {
+            // The policy still draws, so its random stream stays where it would have been.
+            Some(act) if driven => {
+                p.choose(m.action, held);
+                act
+            }
+            _ => p.choose(m.action, held),
+        };
     }
 }
 

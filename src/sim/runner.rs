@@ -12,7 +12,7 @@ use serde::Serialize;
 use thiserror::Error;
 
 use super::brain::{Brain, BrainFault};
-use super::metrics::{MetricsLog, Window};
+use super::metrics::{MetricsLog, MonotoneDecoder, Window};
 use super::{SimConfig, SimPlugin, ThetaClock};
 use crate::scenario::{Expectation, Scenario};
 
@@ -208,6 +208,97 @@ fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> RunError + '_ {
     }
 }
 
+/// The files of an agent's saved brain in `dir`: the network and its frame-space decoder.
+pub fn brain_files(dir: &Path, agent: &str) -> (PathBuf, PathBuf) {
+    (
+        dir.join(format!("brain-{agent}.thetanet")),
+        dir.join(format!("brain-{agent}.decoder.json")),
+    )
+}
+
+/// Saves every agent's brain (network and decoder) into `dir`.
+pub fn save_brains(app: &mut App, dir: &Path) -> Result<(), RunError> {
+    let mut q = app.world_mut().query::<(&super::body::Agent, &Brain)>();
+    for (a, b) in q.iter(app.world()) {
+        let (net, dec) = brain_files(dir, &a.name);
+        b.net
+            .save(&net)
+            .map_err(|e| RunError::Brain(format!("saving {}: {e}", net.display())))?;
+        let text = serde_json::to_string(&b.decoder).expect("decoder serialises");
+        let tmp = dec.with_extension("tmp");
+        std::fs::write(&tmp, text)
+            .and_then(|()| std::fs::rename(&tmp, &dec))
+            .map_err(io_err(&dec))?;
+    }
+    Ok(())
+}
+
+/// Replaces every agent's brain by the one saved in `dir` (see [`save_brains`]), so a brain
+/// trained headless goes on predicting as it did. Agents without files there keep their fresh
+/// brain; returns the names of the agents loaded. A file that does not fit its agent (another
+/// retina, another brain shape) is an error naming the file.
+pub fn load_brains(app: &mut App, dir: &Path) -> Result<Vec<String>, RunError> {
+    if !dir.is_dir() {
+        return Err(RunError::Io {
+            path: dir.display().to_string(),
+            source: std::io::Error::new(std::io::ErrorKind::NotFound, "no such folder"),
+        });
+    }
+    let mut loaded = Vec::new();
+    let mut q = app.world_mut().query::<(&super::body::Agent, &mut Brain)>();
+    let mut items: Vec<_> = q.iter_mut(app.world_mut()).collect();
+    items.sort_by_key(|(a, _)| a.index);
+    for (a, mut b) in items {
+        let (net_path, dec_path) = brain_files(dir, &a.name);
+        if !net_path.exists() {
+            continue;
+        }
+        let bad = |why: String| RunError::Brain(format!("{}: {why}", net_path.display()));
+        let net = crate::brain::Network::load(&net_path).map_err(|e| bad(e.to_string()))?;
+        let layout = |n: &crate::brain::Network| {
+            n.spec()
+                .layers
+                .iter()
+                .map(|l| (l.name.clone(), l.shape))
+                .collect::<Vec<_>>()
+        };
+        if layout(&net) != layout(&b.net) {
+            let what = |n: &crate::brain::Network| {
+                n.spec()
+                    .layers
+                    .iter()
+                    .map(|l| format!("{} {}", l.name, l.shape.len()))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            };
+            return Err(bad(format!(
+                "this brain does not fit agent `{}` of the scenario (saved: {}; agent: {})",
+                a.name,
+                what(&net),
+                what(&b.net)
+            )));
+        }
+        let dec: MonotoneDecoder = match std::fs::read_to_string(&dec_path) {
+            Ok(text) => serde_json::from_str(&text)
+                .map_err(|e| RunError::Brain(format!("{}: {e}", dec_path.display())))?,
+            Err(e) => return Err(io_err(&dec_path)(e)),
+        };
+        if dec.units() != b.decoder.units() {
+            return Err(RunError::Brain(format!(
+                "{}: decodes {} units, agent `{}` has {}",
+                dec_path.display(),
+                dec.units(),
+                a.name,
+                b.decoder.units()
+            )));
+        }
+        b.net = net;
+        b.decoder = dec;
+        loaded.push(a.name.clone());
+    }
+    Ok(loaded)
+}
+
 /// Runs a scenario headless and returns its summary (files written to `opts.out` if set).
 /// Metrics already written stay on disk when the run stops early.
 pub fn run(sc: &Scenario, opts: &RunOptions) -> Result<Summary, RunError> {
@@ -278,13 +369,7 @@ pub fn run(sc: &Scenario, opts: &RunOptions) -> Result<Summary, RunError> {
         let text = serde_json::to_string_pretty(&summary).expect("summary serialises");
         std::fs::write(&path, text + "\n").map_err(io_err(&path))?;
         if opts.save_brain {
-            let mut q = app.world_mut().query::<(&super::body::Agent, &Brain)>();
-            for (a, b) in q.iter(app.world()) {
-                let path = dir.join(format!("brain-{}.thetanet", a.name));
-                b.net
-                    .save(&path)
-                    .map_err(|e| RunError::Brain(format!("saving {}: {e}", path.display())))?;
-            }
+            save_brains(&mut app, dir)?;
         }
     }
     Ok(summary)
