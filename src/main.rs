@@ -141,6 +141,15 @@ fn run(a: RunArgs) -> Result<ExitCode> {
     if a.cycles == Some(0) {
         anyhow::bail!("--cycles must be at least 1");
     }
+    for ag in &sc.agents {
+        if !a.quiet && ag.sensors.retina.backend == thetabox::scenario::EyeBackend::Camera {
+            eprintln!(
+                "note: agent `{}` has retina backend Camera, which renders only in the viewer; \
+                 this headless run ray casts its frames (same layout)",
+                ag.name
+            );
+        }
+    }
     let opts = RunOptions {
         seed: a.seed,
         cycles: a.cycles,

@@ -344,6 +344,20 @@ pub struct RetinaSpec {
     pub max_range: f32,
     /// Camera pitch, degrees (negative looks down). Default −10.
     pub pitch: f32,
+    /// What renders the frames. Default `Raycast`.
+    pub backend: EyeBackend,
+}
+
+/// Which code renders an eye's frames; both give the same frame layout.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum EyeBackend {
+    /// One ray per pixel against the colliders, Lambert shading: headless, bit-for-bit
+    /// deterministic, no GPU.
+    #[default]
+    Raycast,
+    /// Bevy's renderer (PBR, through a GPU or Mesa's lavapipe), in the viewer; depth still
+    /// comes from the rays. Headless runs (`thetabox run`, batches) ray cast instead.
+    Camera,
 }
 
 impl Default for RetinaSpec {
@@ -355,6 +369,7 @@ impl Default for RetinaSpec {
             channels: vec![Channel::Luminance, Channel::Depth],
             max_range: 15.0,
             pitch: -10.0,
+            backend: EyeBackend::Raycast,
         }
     }
 }

@@ -15,7 +15,7 @@ use super::body::{Agent, Motor};
 use super::brain::{Brain, BrainFault};
 use super::metrics::MetricsLog;
 use super::motor::{KeyboardAction, PolicyState};
-use super::retina::Eye;
+use super::retina::{ExternalEyes, Eye, EyeRenderer};
 use super::runner::{RunError, headless_app, load_brains};
 use super::world::{Albedo, ShapeOf};
 use crate::brain::layer::Shape as LayerShape;
@@ -125,9 +125,19 @@ impl SimHost {
         Ok(host)
     }
 
+    /// Renders the eyes whose retina backend is `Camera` with `r` from now on (and after
+    /// resets). Until it is installed (the first frame of a run) they are ray cast.
+    pub fn set_eye_renderer(&mut self, r: Box<dyn EyeRenderer>) {
+        self.app.world_mut().insert_non_send(ExternalEyes(r));
+    }
+
     /// Starts over: the world as at the start, fresh (or reloaded) brains.
     pub fn reset(&mut self) -> Result<(), RunError> {
+        let eyes = self.app.world_mut().remove_non_send::<ExternalEyes>();
         let mut app = headless_app(self.scenario.clone(), self.seed, true);
+        if let Some(e) = eyes {
+            app.world_mut().insert_non_send(e);
+        }
         if let Some(e) = &app.world().resource::<BrainFault>().0 {
             return Err(RunError::Brain(e.clone()));
         }

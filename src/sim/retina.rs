@@ -4,28 +4,51 @@
 //! `channels`, `Rgb` taking three), each plane row by row from the top-left pixel: the layout of
 //! the brain's input layer, one pool per channel.
 //!
-//! Two backends fill the same [`Eye::frame`]: [`RetinaBackend::RayCast`] (here: one ray per
-//! pixel against the colliders' exact shapes at the poses Rapier computed (see [`raycast`]),
-//! Lambert shading, no GPU, bit-for-bit deterministic) and
-//! [`RetinaBackend::External`], where another plugin (the viewer's GPU cameras) writes frames.
+//! Two backends fill the same [`Eye::frame`], chosen per eye by the scenario's
+//! [`EyeBackend`]: `Raycast` (here: one ray per pixel against the colliders' exact shapes at the
+//! poses Rapier computed (see [`raycast`]), Lambert shading, no GPU, bit-for-bit deterministic)
+//! and `Camera`, whose colour comes from an [`EyeRenderer`] that another plugin installs as
+//! [`ExternalEyes`] (the viewer's GPU cameras). Every eye is ray cast first, so depth always
+//! comes from the rays, and a `Camera` eye with no renderer installed (a headless run) simply
+//! keeps its ray-cast frame.
 
 use bevy::prelude::*;
 
 use super::body::{Agent, Motor};
+use super::brain::BrainFault;
+use super::host::BodyPose;
 use super::raycast::{self, SceneFrom};
 use super::world::{Albedo, ArenaPart, ShapeOf};
 use super::{SimConfig, ThetaSystems};
-use crate::scenario::{Channel, Light, RetinaSpec, Rgb};
+use crate::scenario::{Channel, EyeBackend, Light, RetinaSpec, Rgb};
 
-/// Which code renders the frames.
-#[derive(Resource, Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub enum RetinaBackend {
-    /// Ray casting against the physics colliders (headless default).
-    #[default]
-    RayCast,
-    /// Frames are written by another plugin.
-    External,
+/// One eye for an [`EyeRenderer`] to render.
+#[derive(Clone, Copy, Debug)]
+pub struct EyeView<'a> {
+    /// The agent's entity (its own body is not drawn).
+    pub me: Entity,
+    /// Eye position.
+    pub origin: Vec3,
+    /// Heading (pitch is the spec's).
+    pub rotation: Quat,
+    /// Resolution, field of view, pitch, channels.
+    pub spec: &'a RetinaSpec,
 }
+
+/// Renders eyes other than by ray casting (the viewer's GPU cameras).
+pub trait EyeRenderer {
+    /// Linear RGB per pixel (row-major from the top left) of each eye's view of `bodies`,
+    /// under the scenario's lights.
+    fn render(
+        &mut self,
+        bodies: &[BodyPose],
+        eyes: &[EyeView<'_>],
+    ) -> Result<Vec<Vec<Rgb>>, String>;
+}
+
+/// The renderer of `EyeBackend::Camera` eyes, when one is installed. Non-send: a renderer
+/// may own a GPU device bound to its thread.
+pub struct ExternalEyes(pub Box<dyn EyeRenderer>);
 
 /// An agent's eye: its spec, the ray directions in eye space and the latest frame.
 #[derive(Component, Clone, Debug)]
@@ -220,14 +243,12 @@ pub struct RetinaPlugin;
 
 impl Plugin for RetinaPlugin {
     fn build(&self, app: &mut App) {
-        app.init_resource::<RetinaBackend>()
-            .add_systems(PostStartup, attach_eyes)
-            .add_systems(
-                FixedUpdate,
-                render_eyes
-                    .in_set(ThetaSystems::Observe)
-                    .run_if(resource_equals(RetinaBackend::RayCast)),
-            );
+        app.add_systems(PostStartup, attach_eyes).add_systems(
+            FixedUpdate,
+            (render_eyes, render_camera_eyes)
+                .chain()
+                .in_set(ThetaSystems::Observe),
+        );
     }
 }
 
@@ -284,9 +305,110 @@ fn render_eyes(
     });
 }
 
+/// Writes linear RGB pixels into the colour channels of a frame (depth planes untouched).
+pub fn write_colour(spec: &RetinaSpec, rgb: &[Rgb], frame: &mut [f32]) {
+    let n = (spec.width * spec.height) as usize;
+    let mut plane = 0;
+    for ch in &spec.channels {
+        match ch {
+            Channel::Luminance => {
+                for (i, c) in rgb.iter().enumerate().take(n) {
+                    frame[plane * n + i] = ((c[0] + c[1] + c[2]) / 3.0).clamp(0.0, 1.0);
+                }
+            }
+            Channel::Rgb => {
+                for (i, c) in rgb.iter().enumerate().take(n) {
+                    for k in 0..3 {
+                        frame[(plane + k) * n + i] = c[k].clamp(0.0, 1.0);
+                    }
+                }
+            }
+            Channel::Depth => {}
+        }
+        plane += ch.width();
+    }
+}
+
+/// What an [`EyeRenderer`] is told of each body.
+type BodyItems = (
+    Entity,
+    &'static Transform,
+    &'static ShapeOf,
+    &'static Albedo,
+    Option<(&'static Agent, &'static Motor)>,
+);
+
+fn render_camera_eyes(
+    ext: Option<NonSendMut<ExternalEyes>>,
+    mut fault: ResMut<BrainFault>,
+    bodies: Query<BodyItems>,
+    mut eyes: Query<(Entity, &Agent, &Transform, &Motor, &mut Eye)>,
+) {
+    let Some(mut ext) = ext else { return };
+    let mut due: Vec<_> = eyes
+        .iter_mut()
+        .filter(|(.., eye)| eye.spec.backend == EyeBackend::Camera)
+        .collect();
+    if due.is_empty() {
+        return;
+    }
+    due.sort_by_key(|(_, a, ..)| a.index);
+    let mut scene: Vec<BodyPose> = bodies
+        .iter()
+        .map(|(entity, t, s, c, agent)| BodyPose {
+            entity,
+            transform: *t,
+            shape: s.0,
+            color: c.0,
+            agent: agent.map(|(a, m)| (a.index, m.yaw, 0.0)),
+        })
+        .collect();
+    scene.sort_by_key(|b| b.entity);
+    let views: Vec<EyeView<'_>> = due
+        .iter()
+        .map(|(me, _, t, m, eye)| {
+            let (origin, rotation) = eye_pose(t, m, eye);
+            EyeView {
+                me: *me,
+                origin,
+                rotation,
+                spec: &eye.spec,
+            }
+        })
+        .collect();
+    match ext.0.render(&scene, &views) {
+        Ok(images) => {
+            drop(views);
+            for ((.., mut eye), rgb) in due.into_iter().zip(images) {
+                let mut frame = std::mem::take(&mut eye.frame);
+                write_colour(&eye.spec, &rgb, &mut frame);
+                eye.frame = frame;
+            }
+        }
+        Err(e) => {
+            fault.0.get_or_insert(format!("camera eyes: {e}"));
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn colour_goes_to_colour_planes_only() {
+        let spec = RetinaSpec {
+            width: 2,
+            height: 1,
+            channels: vec![Channel::Depth, Channel::Rgb, Channel::Luminance],
+            ..Default::default()
+        };
+        let mut f = vec![9.0; spec.frame_len()];
+        write_colour(&spec, &[[0.3, 0.6, 0.9], [1.0, 0.0, 2.0]], &mut f);
+        assert_eq!(&f[0..2], &[9.0, 9.0], "depth untouched");
+        assert_eq!(&f[2..8], &[0.3, 1.0, 0.6, 0.0, 0.9, 1.0]);
+        assert!((f[8] - 0.6).abs() < 1e-6 && f[9] == 1.0);
+    }
 
     /// A wall at z = −5 facing +z, coloured by which half of it (x < 0 red, else green).
     struct Wall;
@@ -318,6 +440,7 @@ mod tests {
             channels,
             max_range: 10.0,
             pitch: 0.0,
+            backend: EyeBackend::Raycast,
         }
     }
 

@@ -7,6 +7,7 @@
 //! and layers with egui ([`panel`]). Keys are in [`controls`] (F1 lists them in the window).
 
 mod controls;
+pub mod eyes;
 mod panel;
 mod scene;
 
@@ -19,7 +20,7 @@ use bevy::window::WindowResolution;
 use bevy_egui::EguiPlugin;
 use thiserror::Error;
 
-use crate::scenario::Scenario;
+use crate::scenario::{EyeBackend, Scenario};
 use crate::sim::host::SimHost;
 use crate::sim::runner::RunError;
 
@@ -162,7 +163,16 @@ impl Default for ViewState {
 pub fn view(opts: ViewOptions) -> Result<(), ViewError> {
     let seed = opts.seed.unwrap_or(opts.scenario.run.seed);
     let title = format!("thetabox — {} (seed {seed})", opts.scenario.name);
-    let host = SimHost::new(opts.scenario, seed, opts.brains.as_deref())?;
+    let gpu_eyes = opts
+        .scenario
+        .agents
+        .iter()
+        .any(|a| a.sensors.retina.backend == EyeBackend::Camera);
+    let world = opts.scenario.world.clone();
+    let mut host = SimHost::new(opts.scenario, seed, opts.brains.as_deref())?;
+    if gpu_eyes {
+        host.set_eye_renderer(Box::new(eyes::GpuEyes::new(&world)));
+    }
     let mut app = App::new();
     app.add_plugins(
         DefaultPlugins

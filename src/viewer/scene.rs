@@ -207,7 +207,8 @@ fn setup(
     ));
 }
 
-fn mesh_of(s: &Shape) -> Mesh {
+/// The mesh of a scenario shape.
+pub fn mesh_of(s: &Shape) -> Mesh {
     match *s {
         Shape::Box { size } => Cuboid::new(size[0], size[1], size[2]).into(),
         Shape::Sphere { radius } => Sphere::new(radius).mesh().uv(32, 16),
