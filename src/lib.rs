@@ -4,6 +4,7 @@
 //! The learner lives in [`brain`] and depends on nothing from Bevy, so it can be tested and
 //! benchmarked on its own.
 
+pub mod batch;
 pub mod brain;
 pub mod scenario;
 pub mod sim;

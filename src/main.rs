@@ -33,6 +33,183 @@ enum Command {
     /// the selected agent's view, prediction, outcome and error, its learning curve and its
     /// layers. F1 in the window lists the keys.
     View(ViewArgs),
+    /// Run many scenarios × seeds headless in parallel: OUT/<scenario>/seed-<n>/ per run,
+    /// OUT/batch.json and OUT/batch.csv, a table of skill mean ± sd per scenario. Exit 0 when
+    /// every expectation of every run holds, 1 when one fails (or a run errors), 2 on bad
+    /// input, 130 when interrupted (Ctrl-C once: in-flight runs finish; twice: exit now).
+    Batch(BatchArgs),
+    /// Merge shard outputs (batch-shard-K-of-N.json, written by `batch --shard`) found in the
+    /// folders into one batch.json and batch.csv.
+    Merge(MergeArgs),
+}
+
+#[derive(Args, Debug)]
+struct BatchArgs {
+    /// Scenario files (.ron) or folders of them.
+    #[arg(required = true)]
+    paths: Vec<std::path::PathBuf>,
+    /// Seeds: A..B (half-open: 0..3 is 0, 1, 2) or a list 1,5,9. Default: each scenario's own.
+    #[arg(long)]
+    seeds: Option<thetabox::batch::Seeds>,
+    /// Worker threads (default: the number of cores).
+    #[arg(long)]
+    jobs: Option<usize>,
+    /// Output folder.
+    #[arg(long, default_value = "runs/batch")]
+    out: std::path::PathBuf,
+    /// Theta cycles of every run (default: each scenario's own).
+    #[arg(long)]
+    cycles: Option<u32>,
+    /// Run only shard K of N (0 <= K < N): every N-th run of the sorted plan from the K-th.
+    /// Without it, SLURM_ARRAY_TASK_ID/SLURM_ARRAY_TASK_COUNT or JOB_COMPLETION_INDEX with
+    /// --shard-count choose the shard. Outputs are named batch-shard-K-of-N.{json,csv}.
+    #[arg(long, value_name = "K/N")]
+    shard: Option<thetabox::batch::Shard>,
+    /// Shard count for Kubernetes Indexed Jobs (JOB_COMPLETION_INDEX) or SLURM arrays.
+    #[arg(long, value_name = "N")]
+    shard_count: Option<usize>,
+    /// Skip runs whose summary.json exists and parses.
+    #[arg(long)]
+    resume: bool,
+    /// Start no new run once one has failed.
+    #[arg(long)]
+    fail_fast: bool,
+    /// Also write JUnit XML here (one test case per run).
+    #[arg(long, value_name = "FILE")]
+    junit: Option<std::path::PathBuf>,
+    /// No progress bar and no table (the files are still written).
+    #[arg(long)]
+    quiet: bool,
+}
+
+#[derive(Args, Debug)]
+struct MergeArgs {
+    /// Folders holding batch-shard-*.json (and batch.json) files.
+    #[arg(required = true)]
+    dirs: Vec<std::path::PathBuf>,
+    /// Where to write batch.json and batch.csv (default: the first folder).
+    #[arg(long)]
+    out: Option<std::path::PathBuf>,
+}
+
+fn batch(a: BatchArgs) -> Result<ExitCode> {
+    use std::sync::Arc;
+    use thetabox::batch::{self, BatchError, BatchOptions, Shard, Stop};
+    let bad = |e: BatchError| {
+        eprintln!("{e}");
+        Ok(ExitCode::from(2))
+    };
+    if a.jobs == Some(0) || a.cycles == Some(0) || a.shard_count == Some(0) {
+        eprintln!("--jobs, --cycles and --shard-count must be at least 1");
+        return Ok(ExitCode::from(2));
+    }
+    let shard = match a.shard {
+        Some(s) => Some(s),
+        None => match Shard::from_env(|k| std::env::var(k).ok(), a.shard_count) {
+            Ok(s) => s,
+            Err(e) => return bad(e),
+        },
+    };
+    let plan = match batch::plan(&a.paths, a.seeds.as_ref()) {
+        Ok(p) => p,
+        Err(e) => return bad(e),
+    };
+    let total = plan.len();
+    let runs = batch::select(plan, shard);
+    std::fs::create_dir_all(&a.out).with_context(|| format!("{}", a.out.display()))?;
+    let jobs = a
+        .jobs
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    if !a.quiet {
+        eprintln!(
+            "batch: {} run(s){} on {jobs} thread(s) → {}",
+            runs.len(),
+            shard.map_or(String::new(), |s| format!(
+                " (shard {}/{} of {total})",
+                s.index, s.count
+            )),
+            a.out.display()
+        );
+    }
+    let stop = Arc::new(Stop::default());
+    {
+        let stop = stop.clone();
+        let presses = std::sync::atomic::AtomicUsize::new(0);
+        ctrlc::set_handler(move || {
+            if presses.fetch_add(1, std::sync::atomic::Ordering::SeqCst) == 0 {
+                eprintln!("\nstopping: runs in progress will finish (Ctrl-C again to quit now)");
+                stop.request();
+            } else {
+                batch::remove_partial_files();
+                std::process::exit(130);
+            }
+        })
+        .context("installing the Ctrl-C handler")?;
+    }
+    let opts = BatchOptions {
+        jobs,
+        out: a.out.clone(),
+        cycles: a.cycles,
+        resume: a.resume,
+        fail_fast: a.fail_fast,
+        progress: !a.quiet && std::io::IsTerminal::is_terminal(&std::io::stderr()),
+    };
+    let res = batch::execute(&runs, &opts, &stop);
+    let sh = shard.map(|s| (s.index, s.count));
+    batch::report::write(&a.out, sh, &res.rows).context("writing the batch files")?;
+    if let Some(j) = &a.junit {
+        thetabox::sim::runner::write_atomic(j, batch::report::junit(&res.rows).as_bytes())
+            .context("writing the JUnit file")?;
+    }
+    if !a.quiet {
+        print!("{}", batch::report::table(&res.rows));
+        let failed = res.rows.iter().filter(|r| !r.passed).count();
+        println!(
+            "{} run(s): {} passed, {failed} failed{}{}",
+            res.rows.len(),
+            res.rows.len() - failed,
+            if res.resumed > 0 {
+                format!(", {} resumed", res.resumed)
+            } else {
+                String::new()
+            },
+            if res.skipped > 0 {
+                format!(", {} not run", res.skipped)
+            } else {
+                String::new()
+            }
+        );
+    }
+    Ok(if stop.requested() && !a.fail_fast {
+        ExitCode::from(130)
+    } else if res.passed() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+fn merge(a: MergeArgs) -> Result<ExitCode> {
+    let out = a.out.clone().unwrap_or_else(|| a.dirs[0].clone());
+    match thetabox::batch::report::merge(&a.dirs, &out) {
+        Ok(rows) => {
+            print!("{}", thetabox::batch::report::table(&rows));
+            println!(
+                "merged {} run(s) into {}",
+                rows.len(),
+                out.join("batch.csv").display()
+            );
+            Ok(if rows.iter().all(|r| r.passed) {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            })
+        }
+        Err(e) => {
+            eprintln!("{e}");
+            Ok(ExitCode::from(2))
+        }
+    }
 }
 
 #[derive(Args, Debug)]
@@ -443,6 +620,8 @@ fn main() -> ExitCode {
         Command::Check(a) => check(a),
         Command::Run(a) => run(a),
         Command::View(a) => view(a),
+        Command::Batch(a) => batch(a),
+        Command::Merge(a) => merge(a),
     };
     match res {
         Ok(code) => code,

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use bevy::app::PluginsState;
 use bevy::prelude::*;
 use bevy::time::TimeUpdateStrategy;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
 use super::brain::{Brain, BrainFault};
@@ -103,7 +103,7 @@ pub struct RunOptions {
 }
 
 /// One agent's final-window figures.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct AgentSummary {
     /// Agent name.
     pub name: String,
@@ -118,7 +118,7 @@ pub struct AgentSummary {
 }
 
 /// One expectation, checked for one agent.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ExpectationResult {
     /// `AGENT: skill >= 0.3` and the like.
     pub name: String,
@@ -131,7 +131,7 @@ pub struct ExpectationResult {
 }
 
 /// The contents of `summary.json`.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Summary {
     /// Scenario name.
     pub scenario: String,
@@ -225,10 +225,7 @@ pub fn save_brains(app: &mut App, dir: &Path) -> Result<(), RunError> {
             .save(&net)
             .map_err(|e| RunError::Brain(format!("saving {}: {e}", net.display())))?;
         let text = serde_json::to_string(&b.decoder).expect("decoder serialises");
-        let tmp = dec.with_extension("tmp");
-        std::fs::write(&tmp, text)
-            .and_then(|()| std::fs::rename(&tmp, &dec))
-            .map_err(io_err(&dec))?;
+        write_atomic(&dec, text.as_bytes())?;
     }
     Ok(())
 }
@@ -299,8 +296,27 @@ pub fn load_brains(app: &mut App, dir: &Path) -> Result<Vec<String>, RunError> {
     Ok(loaded)
 }
 
+/// Writes `bytes` to `path` through a temporary file and a rename, so the file is either
+/// absent or complete, whatever happens to the process.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), RunError> {
+    let tmp = tmp_path(path);
+    std::fs::write(&tmp, bytes)
+        .and_then(|()| std::fs::rename(&tmp, path))
+        .map_err(io_err(path))
+}
+
+/// `FILE.tmp` next to `FILE`: where a file is written before it is renamed into place.
+pub fn tmp_path(path: &Path) -> PathBuf {
+    let mut name = path.file_name().unwrap_or_default().to_os_string();
+    name.push(".tmp");
+    path.with_file_name(name)
+}
+
 /// Runs a scenario headless and returns its summary (files written to `opts.out` if set).
-/// Metrics already written stay on disk when the run stops early.
+///
+/// `metrics.csv` is streamed to `metrics.csv.tmp` and renamed when the run ends, normally or on
+/// an error (metrics already written are kept); `summary.json` is written last, atomically, so
+/// a folder with a `summary.json` holds a finished run.
 pub fn run(sc: &Scenario, opts: &RunOptions) -> Result<Summary, RunError> {
     let mut sc = sc.clone();
     if let Some(s) = opts.seed {
@@ -318,7 +334,7 @@ pub fn run(sc: &Scenario, opts: &RunOptions) -> Result<Summary, RunError> {
     let mut app = headless_app(sc.clone(), seed, true);
     app.world_mut().resource_mut::<MetricsLog>().window_from = window_start(&sc, cycles);
     if let Some(dir) = &opts.out {
-        let path = dir.join("metrics.csv");
+        let path = tmp_path(&dir.join("metrics.csv"));
         let f = std::fs::File::create(&path).map_err(io_err(&path))?;
         let sink: Box<dyn std::io::Write + Send + Sync> = Box::new(BufWriter::new(f));
         app.world_mut().resource_mut::<MetricsLog>().csv = Some(csv::Writer::from_writer(sink));
@@ -348,11 +364,15 @@ pub fn run(sc: &Scenario, opts: &RunOptions) -> Result<Summary, RunError> {
     if let Some(b) = &bar {
         b.finish_and_clear();
     }
-    let flushed = app.world_mut().resource_mut::<MetricsLog>().flush();
-    res?;
+    let mut log = app.world_mut().resource_mut::<MetricsLog>();
+    let flushed = log.flush();
+    log.csv = None;
     if let Some(dir) = &opts.out {
-        flushed.map_err(io_err(&dir.join("metrics.csv")))?;
+        let path = dir.join("metrics.csv");
+        flushed.map_err(io_err(&path))?;
+        std::fs::rename(tmp_path(&path), &path).map_err(io_err(&path))?;
     }
+    res?;
     let wall = started.elapsed().as_secs_f64();
     let (agents, expectations) = summarize(&sc, app.world().resource::<MetricsLog>());
     let summary = Summary {
@@ -365,12 +385,11 @@ pub fn run(sc: &Scenario, opts: &RunOptions) -> Result<Summary, RunError> {
         expectations,
     };
     if let Some(dir) = &opts.out {
-        let path = dir.join("summary.json");
-        let text = serde_json::to_string_pretty(&summary).expect("summary serialises");
-        std::fs::write(&path, text + "\n").map_err(io_err(&path))?;
         if opts.save_brain {
             save_brains(&mut app, dir)?;
         }
+        let text = serde_json::to_string_pretty(&summary).expect("summary serialises") + "\n";
+        write_atomic(&dir.join("summary.json"), text.as_bytes())?;
     }
     Ok(summary)
 }
