@@ -170,6 +170,7 @@ impl GpuEyes {
         };
         if let Some(old) = self.cams.get_mut(i) {
             w.despawn(old.entity);
+            w.resource_mut::<Assets<Image>>().remove(&old.image);
             *old = cam;
         } else {
             self.cams.push(cam);
