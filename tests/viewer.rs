@@ -2,6 +2,7 @@
 //!
 //! Ignored by a plain `cargo test` because they need those installed; `.ci/run` installs them
 //! and runs `cargo test --test viewer -- --ignored`.
+#![cfg(feature = "viewer")]
 
 use std::path::Path;
 use std::process::Command;
