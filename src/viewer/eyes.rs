@@ -57,6 +57,62 @@ fn srgb_to_linear(b: u8) -> f32 {
     }
 }
 
+/// Camera exposure under which [`light_world`]'s lights shade like the ray caster.
+pub const EXPOSURE: Exposure = Exposure { ev100: 0.0 };
+
+/// The scenario's sky, ambient level and lights in a Bevy world, scaled so that under
+/// [`EXPOSURE`] with no tonemapping a Lambert surface of albedo a facing a light of intensity i
+/// renders as a·(ambient + i), as the ray-cast retina shades it.
+pub fn light_world(w: &mut World, world: &crate::scenario::World) {
+    let [r, g, b] = world.sky;
+    w.insert_resource(ClearColor(Color::linear_rgb(r, g, b)));
+    // EXPOSURE multiplies light by 1/1.2; Lambert's diffuse divides by π. The remaining factors
+    // (Bevy's diffuse BRDF and ambient term against a plain Lambert surface) were fitted on
+    // look_around under lavapipe: directional 0.965, ambient 2.2.
+    let unit = 1.2 * std::f32::consts::PI * 0.965;
+    w.insert_resource(GlobalAmbientLight {
+        color: Color::WHITE,
+        brightness: 1.2 * 2.2 * world.ambient,
+        ..default()
+    });
+    for l in &world.lights {
+        match *l {
+            Light::Directional {
+                direction,
+                intensity,
+            } => {
+                let d = Vec3::from(direction).normalize_or(Vec3::NEG_Y);
+                let up = if d.y.abs() > 0.99 { Vec3::Z } else { Vec3::Y };
+                w.spawn((
+                    DirectionalLight {
+                        illuminance: unit * intensity,
+                        shadow_maps_enabled: false,
+                        ..default()
+                    },
+                    Transform::default().looking_to(d, up),
+                ));
+            }
+            Light::Point {
+                position,
+                intensity,
+                range,
+            } => {
+                // Luminous power whose illuminance at `range` is half the intensity.
+                let power = unit * intensity * 0.5 * 4.0 * std::f32::consts::PI * range * range;
+                w.spawn((
+                    PointLight {
+                        intensity: power,
+                        range: range * 8.0,
+                        shadow_maps_enabled: false,
+                        ..default()
+                    },
+                    Transform::from_translation(Vec3::from(position)),
+                ));
+            }
+        }
+    }
+}
+
 impl GpuEyes {
     /// A renderer for the scenario's world (lights, ambient level, sky).
     pub fn new(world: &crate::scenario::World) -> Self {
@@ -78,59 +134,7 @@ impl GpuEyes {
         );
         app.finish();
         app.cleanup();
-        let w = app.world_mut();
-        let [r, g, b] = world.sky;
-        w.insert_resource(ClearColor(Color::linear_rgb(r, g, b)));
-        // Exposure ev100 = 0 multiplies light by 1/1.2; Lambert's diffuse divides by π. The
-        // remaining factors (Bevy's diffuse BRDF and ambient term against a plain Lambert
-        // surface) were fitted on look_around under lavapipe: directional 0.965, ambient 2.2.
-        let unit = 1.2 * std::f32::consts::PI * 0.965;
-        w.insert_resource(GlobalAmbientLight {
-            color: Color::WHITE,
-            brightness: 1.2 * 2.2 * world.ambient,
-            ..default()
-        });
-        for l in &world.lights {
-            match *l {
-                Light::Directional {
-                    direction,
-                    intensity,
-                } => {
-                    let d = Vec3::from(direction).normalize_or(Vec3::NEG_Y);
-                    let up = if d.y.abs() > 0.99 { Vec3::Z } else { Vec3::Y };
-                    w.spawn((
-                        DirectionalLight {
-                            illuminance: unit * intensity,
-                            shadow_maps_enabled: false,
-                            ..default()
-                        },
-                        Transform::default().looking_to(d, up),
-                    ));
-                }
-                Light::Point {
-                    position,
-                    intensity,
-                    range,
-                } => {
-                    // Luminous power whose illuminance at `range` is `intensity` over 2.
-                    w.spawn((
-                        PointLight {
-                            intensity: unit
-                                * intensity
-                                * 0.5
-                                * 4.0
-                                * std::f32::consts::PI
-                                * range
-                                * range,
-                            range: range * 8.0,
-                            shadow_maps_enabled: false,
-                            ..default()
-                        },
-                        Transform::from_translation(Vec3::from(position)),
-                    ));
-                }
-            }
-        }
+        light_world(app.world_mut(), world);
         Self {
             app,
             cams: Vec::new(),
@@ -159,7 +163,7 @@ impl GpuEyes {
                 Tonemapping::None,
                 DebandDither::Disabled,
                 Msaa::Off,
-                Exposure { ev100: 0.0 },
+                EXPOSURE,
                 Transform::default(),
             ))
             .id();

@@ -18,7 +18,7 @@ use bevy::window::PrimaryWindow;
 use bevy_egui::{EguiContexts, EguiGlobalSettings, EguiTextureHandle, PrimaryEguiContext, egui};
 
 use super::ViewState;
-use crate::scenario::{Light, Shape};
+use crate::scenario::Shape;
 use crate::sim::host::SimHost;
 
 /// Resolution of the world image on software renderers, relative to the window's: lavapipe
@@ -140,50 +140,15 @@ fn setup(
     });
     let w = &host.scenario().world;
     let [sx, sz] = w.arena.size;
-    commands.insert_resource(ClearColor(Color::linear_rgb(w.sky[0], w.sky[1], w.sky[2])));
-    commands.insert_resource(GlobalAmbientLight {
-        color: Color::WHITE,
-        brightness: 1500.0 * w.ambient,
-        ..default()
-    });
-    for l in &w.lights {
-        match *l {
-            Light::Directional {
-                direction,
-                intensity,
-            } => {
-                let d = Vec3::from(direction).normalize_or(Vec3::NEG_Y);
-                let up = if d.y.abs() > 0.99 { Vec3::Z } else { Vec3::Y };
-                commands.spawn((
-                    DirectionalLight {
-                        illuminance: 6000.0 * intensity,
-                        shadow_maps_enabled: false,
-                        ..default()
-                    },
-                    Transform::default().looking_to(d, up),
-                ));
-            }
-            Light::Point {
-                position,
-                intensity,
-                range,
-            } => {
-                commands.spawn((
-                    PointLight {
-                        intensity: 400_000.0 * intensity * range * range,
-                        range: range * 6.0,
-                        ..default()
-                    },
-                    Transform::from_translation(Vec3::from(position)),
-                ));
-            }
-        }
-    }
+    // The lights the agents' eyes see, so the room looks as the agents see it.
+    let world = w.clone();
+    commands.queue(move |w: &mut World| super::eyes::light_world(w, &world));
     let span = sx.max(sz);
     commands.spawn((
         Camera3d::default(),
         RenderTarget::Image(image.into()),
         Tonemapping::AcesFitted,
+        super::eyes::EXPOSURE,
         DebandDither::Disabled,
         Msaa::Off,
         Orbit {
