@@ -150,20 +150,25 @@ impl PlannedRun {
     }
 }
 
+/// The files in `dir` whose names satisfy `keep` (unsorted).
+fn files_in(dir: &Path, keep: impl Fn(&str) -> bool) -> Result<Vec<PathBuf>, BatchError> {
+    let rd = std::fs::read_dir(dir).map_err(|source| BatchError::Io {
+        path: dir.display().to_string(),
+        source,
+    })?;
+    Ok(rd
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.is_file() && p.file_name().and_then(|n| n.to_str()).is_some_and(&keep))
+        .collect())
+}
+
 /// Scenario files named by `paths` (folders contribute their `.ron` files), each loaded and
 /// validated, × `seeds` (default: each scenario's own), sorted by scenario name and seed.
 pub fn plan(paths: &[PathBuf], seeds: Option<&Seeds>) -> Result<Vec<PlannedRun>, BatchError> {
     let mut files = Vec::new();
     for p in paths {
         if p.is_dir() {
-            let rd = std::fs::read_dir(p).map_err(|source| BatchError::Io {
-                path: p.display().to_string(),
-                source,
-            })?;
-            let mut found: Vec<PathBuf> = rd
-                .filter_map(|e| e.ok().map(|e| e.path()))
-                .filter(|f| f.extension().is_some_and(|x| x == "ron"))
-                .collect();
+            let mut found = files_in(p, |n| n.ends_with(".ron"))?;
             if found.is_empty() {
                 return Err(BatchError::Input(format!(
                     "{}: no .ron scenario files in this folder",

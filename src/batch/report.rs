@@ -257,17 +257,9 @@ pub fn table(rows: &[Row]) -> String {
 
 /// Every batch file (`batch.json`, `batch-shard-*.json`) in `dir`, sorted by name.
 fn batch_files(dir: &Path) -> Result<Vec<PathBuf>, BatchError> {
-    let rd = std::fs::read_dir(dir).map_err(|source| BatchError::Io {
-        path: dir.display().to_string(),
-        source,
+    let mut v = super::files_in(dir, |n| {
+        n == "batch.json" || (n.starts_with("batch-shard-") && n.ends_with(".json"))
     })?;
-    let mut v: Vec<PathBuf> = rd
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| {
-            let n = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
-            n == "batch.json" || (n.starts_with("batch-shard-") && n.ends_with(".json"))
-        })
-        .collect();
     v.sort();
     Ok(v)
 }

@@ -95,8 +95,13 @@ fn activity(v: f32) -> [u8; 3] {
     std::array::from_fn(|i| byte(a[i] + (b[i] - a[i]) * t))
 }
 
-/// A frame's channels side by side (luminance and depth grey, RGB in colour), 1 px apart.
-pub fn frame_picture(r: &RetinaSpec, frame: &[f32]) -> Picture {
+/// A frame-shaped quantity as a picture: one panel per channel group, 1 px apart.
+/// `colour(channel, at)` colours one pixel, where `at(k)` is the frame index of the group's
+/// plane k at that pixel.
+fn channel_picture(
+    r: &RetinaSpec,
+    colour: impl Fn(&Channel, &dyn Fn(usize) -> usize) -> [u8; 3],
+) -> Picture {
     let (w, h) = (r.width as usize, r.height as usize);
     let groups = r.channels.len().max(1);
     let mut pic = Picture::new(groups * (w + 1) - 1, h, [20, 20, 20]);
@@ -106,19 +111,8 @@ pub fn frame_picture(r: &RetinaSpec, frame: &[f32]) -> Picture {
         let x0 = g * (w + 1);
         for y in 0..h {
             for x in 0..w {
-                let at = |k: usize| {
-                    frame
-                        .get((p0 + k) * plane + y * w + x)
-                        .copied()
-                        .unwrap_or(0.0)
-                };
-                let c = match ch {
-                    Channel::Rgb => [srgb(at(0)), srgb(at(1)), srgb(at(2))],
-                    Channel::Luminance => [srgb(at(0)); 3],
-                    // Near is bright, far dark: what stands out is what is close.
-                    Channel::Depth => [byte(1.0 - at(0)); 3],
-                };
-                pic.put(x0 + x, y, c);
+                let at = |k: usize| (p0 + k) * plane + y * w + x;
+                pic.put(x0 + x, y, colour(ch, &at));
             }
         }
         p0 += ch.width();
@@ -126,30 +120,31 @@ pub fn frame_picture(r: &RetinaSpec, frame: &[f32]) -> Picture {
     pic
 }
 
+/// A frame's channels side by side (luminance and depth grey, RGB in colour), 1 px apart.
+pub fn frame_picture(r: &RetinaSpec, frame: &[f32]) -> Picture {
+    channel_picture(r, |ch, at| {
+        let v = |k: usize| frame.get(at(k)).copied().unwrap_or(0.0);
+        match ch {
+            Channel::Rgb => [srgb(v(0)), srgb(v(1)), srgb(v(2))],
+            Channel::Luminance => [srgb(v(0)); 3],
+            // Near is bright, far dark: what stands out is what is close.
+            Channel::Depth => [byte(1.0 - v(0)); 3],
+        }
+    })
+}
+
 /// Per pixel and channel group: |prediction − outcome| averaged over the group's planes.
 pub fn error_picture(r: &RetinaSpec, pred: &[f32], out: &[f32]) -> Picture {
-    let (w, h) = (r.width as usize, r.height as usize);
-    let groups = r.channels.len().max(1);
-    let mut pic = Picture::new(groups * (w + 1) - 1, h, [20, 20, 20]);
-    let plane = w * h;
-    let mut p0 = 0;
-    for (g, ch) in r.channels.iter().enumerate() {
-        let x0 = g * (w + 1);
-        for y in 0..h {
-            for x in 0..w {
-                let mut e = 0.0;
-                for k in 0..ch.width() {
-                    let i = (p0 + k) * plane + y * w + x;
-                    e += (pred.get(i).copied().unwrap_or(0.0) - out.get(i).copied().unwrap_or(0.0))
-                        .abs();
-                }
-                // Full heat at an error of half the value range.
-                pic.put(x0 + x, y, heat(2.0 * e / ch.width() as f32));
-            }
-        }
-        p0 += ch.width();
-    }
-    pic
+    channel_picture(r, |ch, at| {
+        let e: f32 = (0..ch.width())
+            .map(|k| {
+                let i = at(k);
+                (pred.get(i).copied().unwrap_or(0.0) - out.get(i).copied().unwrap_or(0.0)).abs()
+            })
+            .sum();
+        // Full heat at an error of half the value range.
+        heat(2.0 * e / ch.width() as f32)
+    })
 }
 
 /// A layer's units in their pools (1 px between pools), coloured by activity.
