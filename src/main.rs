@@ -68,9 +68,15 @@ struct BatchArgs {
     /// Shard count for Kubernetes Indexed Jobs (JOB_COMPLETION_INDEX) or SLURM arrays.
     #[arg(long, value_name = "N")]
     shard_count: Option<usize>,
-    /// Skip runs whose summary.json exists and parses.
+    /// Skip runs whose summary.json exists and parses; continue unfinished runs from their
+    /// checkpoint (see --checkpoint-every) when they left one.
     #[arg(long)]
     resume: bool,
+    /// Save each run's whole state (world, bodies, brains, metrics so far) to
+    /// OUT/<scenario>/seed-<n>/checkpoint.thetackpt every N theta cycles, so --resume after a
+    /// crash or kill continues it and ends as an uninterrupted run would.
+    #[arg(long, value_name = "N")]
+    checkpoint_every: Option<u32>,
     /// Start no new run once one has failed.
     #[arg(long)]
     fail_fast: bool,
@@ -99,8 +105,15 @@ fn batch(a: BatchArgs) -> Result<ExitCode> {
         eprintln!("{e}");
         Ok(ExitCode::from(2))
     };
-    if a.jobs == Some(0) || a.cycles == Some(0) || a.shard_count == Some(0) {
-        eprintln!("--jobs, --cycles and --shard-count must be at least 1");
+    if [
+        a.jobs,
+        a.cycles.map(|c| c as usize),
+        a.shard_count,
+        a.checkpoint_every.map(|c| c as usize),
+    ]
+    .contains(&Some(0))
+    {
+        eprintln!("--jobs, --cycles, --shard-count and --checkpoint-every must be at least 1");
         return Ok(ExitCode::from(2));
     }
     let shard = match a.shard {
@@ -151,6 +164,7 @@ fn batch(a: BatchArgs) -> Result<ExitCode> {
         out: a.out.clone(),
         cycles: a.cycles,
         resume: a.resume,
+        checkpoint_every: a.checkpoint_every,
         fail_fast: a.fail_fast,
         progress: !a.quiet && std::io::IsTerminal::is_terminal(&std::io::stderr()),
     };
@@ -304,6 +318,14 @@ struct RunArgs {
     /// Also save each agent's brain as OUT/brain-NAME.thetanet.
     #[arg(long)]
     save_brain: bool,
+    /// Save the run's whole state (world, bodies, brains, metrics so far) to
+    /// OUT/checkpoint.thetackpt every N theta cycles; the file is removed when the run ends.
+    #[arg(long, value_name = "N")]
+    checkpoint_every: Option<u32>,
+    /// Continue from OUT/checkpoint.thetackpt when it exists (same scenario, seed and
+    /// --cycles), ending exactly as an uninterrupted run; without one, start from the beginning.
+    #[arg(long)]
+    resume: bool,
     /// No progress bar and no summary text (the files are still written).
     #[arg(long)]
     quiet: bool,
@@ -315,8 +337,8 @@ fn run(a: RunArgs) -> Result<ExitCode> {
         Ok(sc) => sc,
         Err(code) => return Ok(code),
     };
-    if a.cycles == Some(0) {
-        anyhow::bail!("--cycles must be at least 1");
+    if a.cycles == Some(0) || a.checkpoint_every == Some(0) {
+        anyhow::bail!("--cycles and --checkpoint-every must be at least 1");
     }
     for ag in &sc.agents {
         if !a.quiet && ag.sensors.retina.backend == thetabox::scenario::EyeBackend::Camera {
@@ -333,6 +355,8 @@ fn run(a: RunArgs) -> Result<ExitCode> {
         out: Some(a.out.clone()),
         save_brain: a.save_brain,
         progress: !a.quiet && std::io::IsTerminal::is_terminal(&std::io::stderr()),
+        checkpoint_every: a.checkpoint_every,
+        resume: a.resume,
     };
     if !a.quiet {
         eprintln!(
@@ -343,6 +367,10 @@ fn run(a: RunArgs) -> Result<ExitCode> {
             a.seed.unwrap_or(sc.run.seed),
             a.out.display()
         );
+        let ckpt = a.out.join(thetabox::sim::checkpoint::FILE_NAME);
+        if a.resume && ckpt.exists() {
+            eprintln!("resuming from {}", ckpt.display());
+        }
     }
     let s = runner::run(&sc, &opts).context("run")?;
     if !a.quiet {

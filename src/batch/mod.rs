@@ -241,8 +241,10 @@ pub struct BatchOptions {
     pub out: PathBuf,
     /// Override every scenario's length.
     pub cycles: Option<u32>,
-    /// Skip runs whose `summary.json` exists and parses.
+    /// Skip runs whose `summary.json` exists and parses; continue runs that left a checkpoint.
     pub resume: bool,
+    /// Each run saves its state every this many theta cycles (see [`RunOptions`]).
+    pub checkpoint_every: Option<u32>,
     /// Start no new run after the first failure.
     pub fail_fast: bool,
     /// Show a progress bar (else one line per run on stderr).
@@ -314,6 +316,8 @@ fn run_one(r: &PlannedRun, opts: &BatchOptions) -> Row {
         out: Some(dir.clone()),
         save_brain: false,
         progress: false,
+        checkpoint_every: opts.checkpoint_every,
+        resume: opts.resume,
     };
     IN_FLIGHT
         .lock()

@@ -1241,35 +1241,25 @@ impl Network {
         }
     }
 
-    /// Saves the whole network (specification, weights and every piece of state) so that a
-    /// loaded copy continues bit-identically.
-    pub fn save(&self, path: &FsPath) -> Result<()> {
-        let io = |source| BrainError::Io {
-            path: path.display().to_string(),
-            source,
-        };
+    /// The whole network (specification, weights and every piece of state) as bytes: the
+    /// `THETANET` header, a format version and a postcard body. A network read back with
+    /// [`Self::from_bytes`] continues bit-identically.
+    pub fn to_bytes(&self) -> Result<Vec<u8>> {
         let body = postcard::to_allocvec(self).map_err(|e| BrainError::Decode {
-            path: path.display().to_string(),
+            path: "network".into(),
             reason: e.to_string(),
         })?;
         let mut bytes = Vec::with_capacity(body.len() + 12);
         bytes.extend_from_slice(MAGIC);
         bytes.extend_from_slice(&VERSION.to_le_bytes());
         bytes.extend_from_slice(&body);
-        // Write to a temporary name and rename, so a crash never leaves half a file.
-        let tmp = path.with_extension("tmp");
-        std::fs::write(&tmp, &bytes).map_err(io)?;
-        std::fs::rename(&tmp, path).map_err(io)
+        Ok(bytes)
     }
 
-    /// Loads a network written by [`Self::save`].
-    pub fn load(path: &FsPath) -> Result<Self> {
-        let bytes = std::fs::read(path).map_err(|source| BrainError::Io {
-            path: path.display().to_string(),
-            source,
-        })?;
+    /// Reads bytes written by [`Self::to_bytes`]; `origin` (a file name) names them in errors.
+    pub fn from_bytes(bytes: &[u8], origin: &str) -> Result<Self> {
         let dec = |reason: String| BrainError::Decode {
-            path: path.display().to_string(),
+            path: origin.to_string(),
             reason,
         };
         if bytes.len() < 12 || &bytes[..8] != MAGIC {
@@ -1285,6 +1275,29 @@ impl Network {
         net.spec.validate()?;
         net.rebuild_derived();
         Ok(net)
+    }
+
+    /// Saves the whole network (see [`Self::to_bytes`]) so that a loaded copy continues
+    /// bit-identically.
+    pub fn save(&self, path: &FsPath) -> Result<()> {
+        let io = |source| BrainError::Io {
+            path: path.display().to_string(),
+            source,
+        };
+        let bytes = self.to_bytes()?;
+        // Write to a temporary name and rename, so a crash never leaves half a file.
+        let tmp = path.with_extension("tmp");
+        std::fs::write(&tmp, &bytes).map_err(io)?;
+        std::fs::rename(&tmp, path).map_err(io)
+    }
+
+    /// Loads a network written by [`Self::save`].
+    pub fn load(path: &FsPath) -> Result<Self> {
+        let bytes = std::fs::read(path).map_err(|source| BrainError::Io {
+            path: path.display().to_string(),
+            source,
+        })?;
+        Self::from_bytes(&bytes, &path.display().to_string())
     }
 
     /// A checksum of all weights (for determinism checks).

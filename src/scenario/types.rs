@@ -424,6 +424,14 @@ impl Action {
             Action::Stay => "Stay",
         }
     }
+
+    /// The action called `name` (as [`Self::name`] writes it).
+    pub fn from_name(name: &str) -> Option<Self> {
+        use Action::*;
+        [Forward, Back, TurnLeft, TurnRight, Stay]
+            .into_iter()
+            .find(|a| a.name() == name)
+    }
 }
 
 fn default_actions() -> Vec<Action> {

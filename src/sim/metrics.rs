@@ -214,7 +214,7 @@ impl Default for MetricsLog {
 }
 
 /// Running sums of one agent's rows.
-#[derive(Clone, Copy, Debug, Default, PartialEq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
 struct Sums {
     pred: f64,
     base: f64,
@@ -252,11 +252,77 @@ impl MetricsLog {
         Window::from_sums(s.pred, s.base, s.corr, s.n)
     }
 
+    /// What a checkpoint keeps of the log: the recent rows and the final-window sums.
+    pub fn state(&self) -> MetricsState {
+        MetricsState {
+            recent: self.recent.iter().map(RowState::from).collect(),
+            sums: self.sums.clone(),
+        }
+    }
+
+    /// Takes back what [`Self::state`] kept (the sink and window start are the caller's).
+    pub fn restore(&mut self, s: MetricsState) {
+        self.recent = s.recent.into_iter().map(Row::from).collect();
+        self.sums = s.sums;
+    }
+
     /// Flushes the CSV sink.
     pub fn flush(&mut self) -> std::io::Result<()> {
         match &mut self.csv {
             Some(w) => w.flush(),
             None => Ok(()),
+        }
+    }
+}
+
+/// The state of a [`MetricsLog`] a checkpoint keeps.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct MetricsState {
+    recent: Vec<RowState>,
+    sums: Vec<Sums>,
+}
+
+/// A [`Row`] that owns its action name (for reading back).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+struct RowState {
+    cycle: u64,
+    agent: String,
+    pred_error: f64,
+    baseline_error: f64,
+    correlation: f64,
+    action: crate::scenario::Action,
+    xyz_yaw: [f32; 4],
+}
+
+impl From<&Row> for RowState {
+    fn from(r: &Row) -> Self {
+        Self {
+            cycle: r.cycle,
+            agent: r.agent.clone(),
+            pred_error: r.pred_error,
+            baseline_error: r.baseline_error,
+            correlation: r.correlation,
+            action: crate::scenario::Action::from_name(r.action)
+                .unwrap_or(crate::scenario::Action::Stay),
+            xyz_yaw: [r.x, r.y, r.z, r.yaw],
+        }
+    }
+}
+
+impl From<RowState> for Row {
+    fn from(r: RowState) -> Self {
+        let [x, y, z, yaw] = r.xyz_yaw;
+        Self {
+            cycle: r.cycle,
+            agent: r.agent,
+            pred_error: r.pred_error,
+            baseline_error: r.baseline_error,
+            correlation: r.correlation,
+            action: r.action.name(),
+            x,
+            y,
+            z,
+            yaw,
         }
     }
 }
@@ -338,6 +404,43 @@ fn record(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_log_state_comes_back_whole() {
+        let mut log = MetricsLog {
+            window_from: 2,
+            ..Default::default()
+        };
+        for (cycle, action) in [(0, "TurnLeft"), (1, "Stay"), (2, "Forward"), (3, "Back")] {
+            for agent in 0..2 {
+                log.push(
+                    agent,
+                    Row {
+                        cycle,
+                        agent: format!("a{agent}"),
+                        pred_error: 0.1 + cycle as f64 / 7.0,
+                        baseline_error: 0.3,
+                        correlation: 0.5 - agent as f64 / 3.0,
+                        action,
+                        x: 1.0,
+                        y: 0.5,
+                        z: -(cycle as f32),
+                        yaw: 30.0,
+                    },
+                );
+            }
+        }
+        let bytes = postcard::to_allocvec(&log.state()).unwrap();
+        let mut back = MetricsLog {
+            window_from: 2,
+            ..Default::default()
+        };
+        back.restore(postcard::from_bytes(&bytes).unwrap());
+        assert_eq!(back.recent, log.recent);
+        assert_eq!(back.window(0), log.window(0));
+        assert_eq!(back.window(1), log.window(1));
+        assert_ne!(back.window(0), Window::default());
+    }
 
     #[test]
     fn decoder_inverts_a_monotone_response() {

@@ -20,6 +20,7 @@
 pub mod bench;
 pub mod body;
 pub mod brain;
+pub mod checkpoint;
 pub mod host;
 pub mod metrics;
 pub mod motor;

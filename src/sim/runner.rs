@@ -34,6 +34,9 @@ pub enum RunError {
     /// Metrics could not be written.
     #[error("{0}")]
     Metrics(String),
+    /// A checkpoint could not be written or taken up.
+    #[error(transparent)]
+    Checkpoint(#[from] super::checkpoint::CheckpointError),
 }
 
 /// A headless App for a scenario: ECS, transforms, Rapier and the theta-cycle plugins; no
@@ -69,6 +72,18 @@ pub fn run_cycles(
     cycles: u64,
     mut on_cycle: impl FnMut(&App),
 ) -> Result<(), RunError> {
+    run_cycles_mut(app, cycles, |app| {
+        on_cycle(app);
+        Ok(())
+    })
+}
+
+/// [`run_cycles`] with a callback that may change the App or stop the run with an error.
+pub fn run_cycles_mut(
+    app: &mut App,
+    cycles: u64,
+    mut on_cycle: impl FnMut(&mut App) -> Result<(), RunError>,
+) -> Result<(), RunError> {
     let mut last = app.world().resource::<ThetaClock>().cycle;
     while app.world().resource::<ThetaClock>().cycle < cycles {
         app.update();
@@ -81,7 +96,7 @@ pub fn run_cycles(
         let c = app.world().resource::<ThetaClock>().cycle;
         if c != last {
             last = c;
-            on_cycle(app);
+            on_cycle(app)?;
         }
     }
     Ok(())
@@ -100,6 +115,11 @@ pub struct RunOptions {
     pub save_brain: bool,
     /// Show a progress bar.
     pub progress: bool,
+    /// Save the run's whole state to `OUT/checkpoint.thetackpt` every this many theta cycles
+    /// (removed when the run finishes).
+    pub checkpoint_every: Option<u32>,
+    /// Continue from `OUT/checkpoint.thetackpt` when it exists (else start from the beginning).
+    pub resume: bool,
 }
 
 /// One agent's final-window figures.
@@ -316,8 +336,12 @@ pub fn tmp_path(path: &Path) -> PathBuf {
 ///
 /// `metrics.csv` is streamed to `metrics.csv.tmp` and renamed when the run ends, normally or on
 /// an error (metrics already written are kept); `summary.json` is written last, atomically, so
-/// a folder with a `summary.json` holds a finished run.
+/// a folder with a `summary.json` holds a finished run. With `checkpoint_every`, the run's
+/// state (metrics written so far included) goes to `checkpoint.thetackpt` every so many
+/// cycles; with `resume`, a run continues from that file and ends exactly as an uninterrupted
+/// run would (timing aside).
 pub fn run(sc: &Scenario, opts: &RunOptions) -> Result<Summary, RunError> {
+    use super::checkpoint::{Checkpoint, FILE_NAME};
     let mut sc = sc.clone();
     if let Some(s) = opts.seed {
         sc.run.seed = s;
@@ -331,13 +355,34 @@ pub fn run(sc: &Scenario, opts: &RunOptions) -> Result<Summary, RunError> {
         std::fs::create_dir_all(dir).map_err(io_err(dir))?;
     }
     let started = Instant::now();
+    let ckpt_path = opts.out.as_ref().map(|d| d.join(FILE_NAME));
+    let resume_from = match &ckpt_path {
+        Some(p) if opts.resume && p.exists() => Some(Checkpoint::load(p)?),
+        _ => None,
+    };
     let mut app = headless_app(sc.clone(), seed, true);
     app.world_mut().resource_mut::<MetricsLog>().window_from = window_start(&sc, cycles);
-    if let Some(dir) = &opts.out {
-        let path = tmp_path(&dir.join("metrics.csv"));
-        let f = std::fs::File::create(&path).map_err(io_err(&path))?;
+    let mut earlier_wall = 0.0;
+    let mut csv_prefix = Vec::new();
+    if let (Some(mut ck), Some(path)) = (resume_from, &ckpt_path) {
+        // The warm-up step makes Rapier's bodies, whose state the checkpoint then replaces.
+        app.update();
+        earlier_wall = ck.wall_seconds;
+        csv_prefix = std::mem::take(&mut ck.metrics_csv);
+        ck.restore(&mut app, &sc, path)?;
+    }
+    let csv_tmp = opts.out.as_ref().map(|d| tmp_path(&d.join("metrics.csv")));
+    if let Some(path) = &csv_tmp {
+        std::fs::write(path, &csv_prefix).map_err(io_err(path))?;
+        let f = std::fs::OpenOptions::new()
+            .append(true)
+            .open(path)
+            .map_err(io_err(path))?;
         let sink: Box<dyn std::io::Write + Send + Sync> = Box::new(BufWriter::new(f));
-        app.world_mut().resource_mut::<MetricsLog>().csv = Some(csv::Writer::from_writer(sink));
+        let w = csv::WriterBuilder::new()
+            .has_headers(csv_prefix.is_empty())
+            .from_writer(sink);
+        app.world_mut().resource_mut::<MetricsLog>().csv = Some(w);
     }
     let bar = opts.progress.then(|| {
         let b = indicatif::ProgressBar::new(cycles);
@@ -347,12 +392,15 @@ pub fn run(sc: &Scenario, opts: &RunOptions) -> Result<Summary, RunError> {
             )
             .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
         );
+        b.set_position(app.world().resource::<ThetaClock>().cycle);
+        b.reset_eta();
         b.enable_steady_tick(Duration::from_millis(250));
         b
     });
-    let res = run_cycles(&mut app, cycles, |app| {
+    let every = opts.checkpoint_every.filter(|n| *n > 0).map(u64::from);
+    let res = run_cycles_mut(&mut app, cycles, |app| {
+        let c = app.world().resource::<ThetaClock>().cycle;
         if let Some(b) = &bar {
-            let c = app.world().resource::<ThetaClock>().cycle;
             b.set_position(c);
             if c % 10 == 0 {
                 let log = app.world().resource::<MetricsLog>();
@@ -360,6 +408,21 @@ pub fn run(sc: &Scenario, opts: &RunOptions) -> Result<Summary, RunError> {
                 b.set_message(format!("skill (last 100) {:.3}", Window::of(recent).skill));
             }
         }
+        if let (Some(n), Some(path), Some(csv)) = (every, &ckpt_path, &csv_tmp)
+            && c % n == 0
+            && c < cycles
+        {
+            app.world_mut()
+                .resource_mut::<MetricsLog>()
+                .flush()
+                .map_err(io_err(csv))?;
+            let written = std::fs::read(csv).map_err(io_err(csv))?;
+            let wall = earlier_wall + started.elapsed().as_secs_f64();
+            Checkpoint::capture(app, &sc, wall, written)
+                .map_err(RunError::Brain)?
+                .save(path)?;
+        }
+        Ok(())
     });
     if let Some(b) = &bar {
         b.finish_and_clear();
@@ -373,7 +436,7 @@ pub fn run(sc: &Scenario, opts: &RunOptions) -> Result<Summary, RunError> {
         std::fs::rename(tmp_path(&path), &path).map_err(io_err(&path))?;
     }
     res?;
-    let wall = started.elapsed().as_secs_f64();
+    let wall = earlier_wall + started.elapsed().as_secs_f64();
     let (agents, expectations) = summarize(&sc, app.world().resource::<MetricsLog>());
     let summary = Summary {
         scenario: sc.name.clone(),
@@ -390,6 +453,12 @@ pub fn run(sc: &Scenario, opts: &RunOptions) -> Result<Summary, RunError> {
         }
         let text = serde_json::to_string_pretty(&summary).expect("summary serialises") + "\n";
         write_atomic(&dir.join("summary.json"), text.as_bytes())?;
+        // A finished run has its summary; its checkpoint is of no more use.
+        if let Some(p) = &ckpt_path
+            && p.exists()
+        {
+            std::fs::remove_file(p).map_err(io_err(p))?;
+        }
     }
     Ok(summary)
 }

@@ -18,7 +18,7 @@ pub const VESTIB_VARS: usize = 3;
 pub const TOUCH_SIDES: usize = 4;
 
 /// What an agent's body senses, updated at the end of each theta cycle.
-#[derive(Component, Clone, Debug, PartialEq)]
+#[derive(Component, Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct BodySenses {
     /// Population code of forward speed, sideways speed and turning rate (3 × 8 values).
     pub vestibular: Vec<f32>,
