@@ -5,15 +5,19 @@
 //! * [`kinase`]: calcium cascades and the kinase weight-change rules.
 //! * [`layer`], [`path`], [`network`]: layers, pathways and the theta-cycle API.
 //! * [`plasticity`]: the 25↔50 Hz slice protocol on one synapse.
+//! * [`learner`]: the [`Learner`] trait every brain implements; [`backprop`]: the backprop
+//!   baseline (an Elman network) to compare the cortex with.
 //!
 //! Parameters (serde structs with documented defaults) are kept apart from state, as in Axon.
 
+pub mod backprop;
 pub mod bench;
 pub mod deep;
 pub mod error;
 pub mod inhib;
 pub mod kinase;
 pub mod layer;
+pub mod learner;
 pub mod math;
 pub mod network;
 pub mod neuron;
@@ -24,5 +28,6 @@ pub mod tasks;
 
 pub use error::{BrainError, Result};
 pub use layer::{LayerKind, LayerSpec, Shape};
+pub use learner::{Cue, Learner};
 pub use network::{Network, NetworkSpec, Phase, ThetaParams};
 pub use path::{PathKind, PathSpec, Pattern};
