@@ -41,6 +41,82 @@ enum Command {
     /// Merge shard outputs (batch-shard-K-of-N.json, written by `batch --shard`) found in the
     /// folders into one batch.json and batch.csv.
     Merge(MergeArgs),
+    /// Run a scenario with every agent's brain a cortex, a backprop network (Elman, online
+    /// truncated BPTT) and the copy-last predictor, on identical frame streams (same seed:
+    /// same world, same actions). Prints skill, pred_error, correlation and θ/s (mean ± sd over
+    /// seeds); writes OUT/compare.json, OUT/compare.png (the learning curves) and every run
+    /// under OUT/<learner>/seed-<n>/. Exit 0, or 1 when a run fails, 2 on bad input.
+    Compare(CompareArgs),
+}
+
+#[derive(Args, Debug)]
+struct CompareArgs {
+    /// Scenario file (.ron).
+    scenario: std::path::PathBuf,
+    /// Seeds: A..B (half-open: 0..3 is 0, 1, 2) or a list 1,5,9.
+    #[arg(long, default_value = "0..3")]
+    seeds: thetabox::batch::Seeds,
+    /// Theta cycles of every run (default: the scenario's own).
+    #[arg(long)]
+    cycles: Option<u32>,
+    /// Output folder.
+    #[arg(long, default_value = "runs/compare")]
+    out: std::path::PathBuf,
+    /// Runs at once (default: the number of cores).
+    #[arg(long)]
+    jobs: Option<usize>,
+    /// No per-run lines and no table (the files are still written).
+    #[arg(long)]
+    quiet: bool,
+}
+
+fn compare(a: CompareArgs) -> Result<ExitCode> {
+    use thetabox::batch::compare::{self, CompareError, CompareOptions};
+    let sc = match load_scenario(&Some(a.scenario.clone())) {
+        Ok(sc) => sc,
+        Err(code) => return Ok(code),
+    };
+    if a.jobs == Some(0) || a.cycles == Some(0) {
+        eprintln!("--jobs and --cycles must be at least 1");
+        return Ok(ExitCode::from(2));
+    }
+    std::fs::create_dir_all(&a.out).with_context(|| format!("{}", a.out.display()))?;
+    let opts = CompareOptions {
+        seeds: a.seeds.0.clone(),
+        cycles: a.cycles,
+        out: a.out.clone(),
+        jobs: a
+            .jobs
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())),
+        progress: !a.quiet,
+    };
+    if !a.quiet {
+        eprintln!(
+            "compare {}: cortex, backprop, copy × {} seed(s), {} theta cycles → {}",
+            sc.name,
+            opts.seeds.len(),
+            a.cycles.unwrap_or(sc.run.theta_cycles),
+            a.out.display()
+        );
+    }
+    match compare::compare(&sc, &opts) {
+        Ok(r) => {
+            if !a.quiet {
+                print!("{}", compare::table(&r));
+                println!(
+                    "wrote {} and {}",
+                    a.out.join("compare.json").display(),
+                    a.out.join("compare.png").display()
+                );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(e @ CompareError::Run { .. }) => {
+            eprintln!("{e}");
+            Ok(ExitCode::from(1))
+        }
+        Err(e) => Err(e.into()),
+    }
 }
 
 #[derive(Args, Debug)]
@@ -650,6 +726,7 @@ fn main() -> ExitCode {
         Command::View(a) => view(a),
         Command::Batch(a) => batch(a),
         Command::Merge(a) => merge(a),
+        Command::Compare(a) => compare(a),
     };
     match res {
         Ok(code) => code,

@@ -97,3 +97,61 @@ fn a_brain_that_does_not_fit_is_a_clear_error() {
     assert!(err.contains("brain-a.thetanet"), "{err}");
     assert!(err.contains("does not fit agent `a`"), "{err}");
 }
+
+/// A backprop brain saved by `run --save-brain` loads into the viewer's simulation and keeps
+/// what it learned; a saved cortex does not load into a backprop agent.
+#[test]
+fn a_saved_backprop_brain_loads_and_a_cortex_does_not_fit_it() {
+    use thetabox::scenario::{Action, BackpropSpec, BrainSpec, Policy};
+    use thetabox::sim::runner::{RunOptions, run};
+    let mut sc = scenario::load(std::path::Path::new("tests/scenarios/tiny.ron")).unwrap();
+    sc.agents[0].policy = Policy::Scripted(vec![Action::TurnLeft]);
+    sc.agents[0].brain = BrainSpec::Backprop(BackpropSpec {
+        hidden: 32,
+        ..Default::default()
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let opts = RunOptions {
+        cycles: Some(300),
+        out: Some(dir.path().to_path_buf()),
+        save_brain: true,
+        ..Default::default()
+    };
+    run(&sc, &opts).unwrap();
+    assert!(dir.path().join("brain-a.thetasrn").exists());
+    let first = |brains: Option<&std::path::Path>| {
+        let mut h = SimHost::new(sc.clone(), 9, brains).unwrap();
+        while h.cycle() < 30 {
+            h.step_cycle();
+            assert!(h.fault.is_none(), "{:?}", h.fault);
+        }
+        (h.loaded.clone(), skill(&h.agents[0].curve))
+    };
+    let (loaded, trained) = first(Some(dir.path()));
+    let (_, fresh) = first(None);
+    assert_eq!(loaded, ["a"]);
+    assert!(
+        trained > fresh + 0.3,
+        "loaded {trained:.3}, fresh {fresh:.3}"
+    );
+
+    // The cortex of another run in the same folder: the agent is a backprop one.
+    let mut cortex = sc.clone();
+    cortex.agents[0].brain = BrainSpec::default();
+    let cdir = tempfile::tempdir().unwrap();
+    let opts = RunOptions {
+        cycles: Some(5),
+        out: Some(cdir.path().to_path_buf()),
+        save_brain: true,
+        ..Default::default()
+    };
+    run(&cortex, &opts).unwrap();
+    let err = SimHost::new(sc, 9, Some(cdir.path()))
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(
+        err.contains("brain-a.thetanet") && err.contains("backprop"),
+        "{err}"
+    );
+}

@@ -26,17 +26,13 @@ fn opposite(a: Action) -> Action {
 }
 
 /// Before the real minus phase: what would the brain predict with the other turn?
-fn counterfactual(
-    on: Res<Evaluate>,
-    mut wrong: ResMut<Wrong>,
-    mut q: Query<(&Agent, &Motor, &mut Brain)>,
-) {
+fn counterfactual(on: Res<Evaluate>, mut wrong: ResMut<Wrong>, q: Query<(&Agent, &Motor, &Brain)>) {
     wrong.0 = None;
     if !on.0 {
         return;
     }
     let sc = scenario::look_around();
-    for (a, m, mut b) in &mut q {
+    for (a, m, b) in &q {
         let alt = opposite(m.action);
         if alt == m.action {
             continue;

@@ -9,6 +9,8 @@
 //! variables) takes every N-th run from the K-th on and writes `batch-shard-K-of-N.*`;
 //! `thetabox merge` puts the shards back together.
 
+pub mod compare;
+pub mod plot;
 pub mod report;
 pub mod seeds;
 

@@ -2,8 +2,16 @@
 //!
 //! ```text
 //! h_t = tanh(W_xh x_t + W_hh h_{t−1} + b_h)        x_t = frame t ‖ action one-hot ‖ senses
-//! y_t = σ(W_hy h_t + b_y)                          y_t: the predicted frame t+1
+//! y_t = σ(W_hy h_t + W_xy x_t + b_y)               y_t: the predicted frame t+1
 //! ```
+//!
+//! `W_xy` (direct input-to-output weights, `skip`) lets the network learn "the next frame
+//! looks like this one" without squeezing the frame through the hidden layer; the hidden layer
+//! is then free for what changes. Off, it is Elman's network as published.
+//!
+//! With `residual`, the first `n_out` inputs (frame t, in the output's layout) are added to the
+//! output in logit space, `y_t = σ(logit(x_t[..n_out]) + …)`, with the output weights starting
+//! at zero: the untrained network predicts "no change" exactly, and learning adds the change.
 //!
 //! After the outcome arrives, the cross-entropy of `y_t` against it is backpropagated through
 //! the last `bptt` steps (truncated BPTT; `bptt: 1` is Elman's original rule, the context
@@ -33,6 +41,11 @@ pub struct BackpropParams {
     pub bptt: usize,
     /// Largest gradient norm; larger gradients are scaled down to it. Default 5.
     pub clip: f32,
+    /// Direct input-to-output weights. Default true.
+    pub skip: bool,
+    /// Predict the change: the output starts from the input frame (see the module docs); needs
+    /// the output's layout to open the input. Default true.
+    pub residual: bool,
     /// Adam's decay of the mean gradient. Default 0.9.
     pub beta1: f32,
     /// Adam's decay of the mean squared gradient. Default 0.999.
@@ -46,6 +59,8 @@ impl Default for BackpropParams {
             lrate: 0.002,
             bptt: 4,
             clip: 5.0,
+            skip: true,
+            residual: true,
             beta1: 0.9,
             beta2: 0.999,
         }
@@ -89,6 +104,8 @@ struct Layout {
     n_in: usize,
     n_h: usize,
     n_out: usize,
+    /// Inputs with direct weights to the outputs: `n_in` with `skip`, else 0.
+    n_skip: usize,
 }
 
 impl Layout {
@@ -111,8 +128,12 @@ impl Layout {
         let s = self.w_hy().end;
         s..s + self.n_out
     }
+    fn w_xy(&self) -> std::ops::Range<usize> {
+        let s = self.b_y().end;
+        s..s + self.n_out * self.n_skip
+    }
     fn len(&self) -> usize {
-        self.b_y().end
+        self.w_xy().end
     }
 }
 
@@ -181,6 +202,13 @@ impl Srn {
     /// A network with `n_in` inputs and `n_out` outputs, weights drawn from `seed`.
     pub fn new(n_in: usize, n_out: usize, params: BackpropParams, seed: u64) -> Result<Self> {
         params.validate()?;
+        if params.residual && n_in < n_out {
+            return Err(BrainError::InvalidParam {
+                field: "backprop.residual".into(),
+                value: format!("{n_in} in, {n_out} out"),
+                reason: "the input must begin with a frame as large as the output".into(),
+            });
+        }
         if n_in == 0 || n_out == 0 {
             return Err(BrainError::InvalidParam {
                 field: "backprop.size".into(),
@@ -192,6 +220,7 @@ impl Srn {
             n_in,
             n_h: params.hidden,
             n_out,
+            n_skip: if params.skip { n_in } else { 0 },
         };
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
         let mut theta = vec![0.0; layout.len()];
@@ -204,7 +233,11 @@ impl Srn {
         };
         fill(layout.w_xh(), 1.0 / (n_in as f32).sqrt());
         fill(layout.w_hh(), 0.5 / (params.hidden as f32).sqrt());
-        fill(layout.w_hy(), 1.0 / (params.hidden as f32).sqrt());
+        if !params.residual {
+            // Residual networks start with zero output weights: exactly "no change".
+            fill(layout.w_hy(), 1.0 / (params.hidden as f32).sqrt());
+            fill(layout.w_xy(), 1.0 / (n_in as f32).sqrt());
+        }
         let n = theta.len();
         Ok(Self {
             layout,
@@ -266,6 +299,15 @@ impl Srn {
         if let Some(y) = y {
             y.copy_from_slice(&self.theta[l.b_y()]);
             matvec_add(&self.theta[l.w_hy()], h, y);
+            if l.n_skip > 0 {
+                matvec_add(&self.theta[l.w_xy()], x, y);
+            }
+            if self.params.residual {
+                for (z, &f) in y.iter_mut().zip(x) {
+                    let f = f.clamp(0.01, 0.99);
+                    *z += (f / (1.0 - f)).ln();
+                }
+            }
             y.iter_mut().for_each(|z| *z = sigmoid(*z));
         }
     }
@@ -334,6 +376,11 @@ impl Srn {
         outer_add(&mut grad[l.w_hy()], &dz, h_last);
         for (g, d) in grad[l.b_y()].iter_mut().zip(&dz) {
             *g += d;
+        }
+        if l.n_skip > 0
+            && let Some(x) = xs.last()
+        {
+            outer_add(&mut grad[l.w_xy()], &dz, x);
         }
         let mut dh = vec![0.0; l.n_h];
         matvec_t_add(&self.theta[l.w_hy()], &dz, &mut dh);
@@ -459,17 +506,23 @@ mod tests {
     use crate::brain::tasks::{reber_sequence, top_k};
 
     fn small(bptt: usize) -> Srn {
+        small_with(bptt, true, false)
+    }
+
+    fn small_with(bptt: usize, skip: bool, residual: bool) -> Srn {
         let p = BackpropParams {
             hidden: 5,
             bptt,
+            skip,
+            residual,
             ..Default::default()
         };
         Srn::new(4, 3, p, 7).unwrap()
     }
 
     /// Central differences against the analytic gradient, for every parameter.
-    fn check_gradient(bptt: usize) {
-        let mut net = small(bptt);
+    fn check_gradient(bptt: usize, skip: bool, residual: bool) {
+        let mut net = small_with(bptt, skip, residual);
         let mut rng = ChaCha8Rng::seed_from_u64(3);
         // Larger weights than at initialisation, so tanh works off its linear part.
         for w in net.theta_mut() {
@@ -497,13 +550,18 @@ mod tests {
                 (numeric - grad[i] as f64).abs() / (numeric.abs() + grad[i].abs() as f64).max(1e-2);
             worst = worst.max(err);
         }
-        assert!(worst < 1e-2, "bptt {bptt}: worst relative error {worst}");
+        assert!(
+            worst < 1e-2,
+            "bptt {bptt} skip {skip}: worst relative error {worst}"
+        );
     }
 
     #[test]
     fn gradient_matches_finite_differences() {
         for bptt in [1, 2, 4] {
-            check_gradient(bptt);
+            for (skip, residual) in [(false, false), (true, false), (true, true)] {
+                check_gradient(bptt, skip, residual);
+            }
         }
     }
 
@@ -553,6 +611,21 @@ mod tests {
             ..Default::default()
         };
         assert!(Srn::new(4, 3, p, 0).is_err());
+        let residual = BackpropParams::default();
+        assert!(
+            Srn::new(3, 4, residual, 0).is_err(),
+            "residual needs a frame in the input"
+        );
+    }
+
+    #[test]
+    fn an_untrained_residual_network_predicts_no_change() {
+        let mut a = Srn::new(6, 4, BackpropParams::default(), 1).unwrap();
+        let x = [0.2f32, 0.5, 0.9, 0.4, 1.0, 0.0];
+        let y = a.predict(&x).unwrap();
+        for (p, f) in y.iter().zip(&x) {
+            assert!((p - f).abs() < 1e-5, "{p} vs {f}");
+        }
     }
 
     /// Per-epoch errors on the Reber grammar: a prediction errs when its most active output
@@ -594,6 +667,7 @@ mod tests {
             hidden: 16,
             lrate: 0.01,
             bptt: 4,
+            residual: false,
             ..Default::default()
         };
         for seed in 0..5 {

@@ -16,19 +16,33 @@ pub struct Cue<'a> {
     pub senses: &'a [f32],
 }
 
-/// A next-frame learner.
+/// A next-frame learner, driven once per theta cycle: [`Self::predict`] (the minus phase),
+/// [`Self::outcome`] (the plus phase), [`Self::learn`].
 pub trait Learner: Send + Sync {
     /// Short name for reports: `cortex`, `backprop`, `copy`.
     fn kind(&self) -> &'static str;
 
-    /// Predicts frame t+1 in frame order. Called once per cycle, before [`Self::outcome`].
+    /// Predicts frame t+1 in frame order, before the outcome exists.
     fn predict(&mut self, cue: &Cue) -> Result<&[f32]>;
 
-    /// Shows the outcome (frame t+1); learns from it when `learn`.
-    fn outcome(&mut self, frame: &[f32], learn: bool) -> Result<()>;
+    /// Shows the outcome (frame t+1).
+    fn outcome(&mut self, frame: &[f32]) -> Result<()>;
+
+    /// Learns from the cycle's prediction and outcome, or (`learn` false) closes the cycle
+    /// without changing weights, for fixed brains.
+    fn learn(&mut self, learn: bool) -> Result<()>;
 
     /// Everything needed to continue later, as bytes.
     fn to_bytes(&self) -> Result<Vec<u8>>;
+
+    /// An independent copy (for what-if predictions that must not touch the learner).
+    fn clone_box(&self) -> Box<dyn Learner>;
+
+    /// The concrete learner, for code that needs one kind (a cortex's layers, say).
+    fn as_any(&self) -> &dyn std::any::Any;
+
+    /// The concrete learner, mutably.
+    fn as_any_mut(&mut self) -> &mut dyn std::any::Any;
 }
 
 /// Predicts that nothing changes: frame t+1 = frame t. The baseline every metric's skill is
@@ -49,12 +63,28 @@ impl Learner for CopyLast {
         Ok(&self.pred)
     }
 
-    fn outcome(&mut self, _frame: &[f32], _learn: bool) -> Result<()> {
+    fn outcome(&mut self, _frame: &[f32]) -> Result<()> {
+        Ok(())
+    }
+
+    fn learn(&mut self, _learn: bool) -> Result<()> {
         Ok(())
     }
 
     fn to_bytes(&self) -> Result<Vec<u8>> {
         Ok(Vec::new())
+    }
+
+    fn clone_box(&self) -> Box<dyn Learner> {
+        Box::new(self.clone())
+    }
+
+    fn as_any(&self) -> &dyn std::any::Any {
+        self
+    }
+
+    fn as_any_mut(&mut self) -> &mut dyn std::any::Any {
+        self
     }
 }
 
@@ -67,6 +97,8 @@ pub struct Backprop {
     actions: usize,
     senses: usize,
     x: Vec<f32>,
+    /// The outcome of the cycle, until it is learned.
+    target: Option<Vec<f32>>,
 }
 
 impl Backprop {
@@ -86,6 +118,7 @@ impl Backprop {
             actions,
             senses,
             x: vec![0.0; n_in],
+            target: None,
         })
     }
 
@@ -116,6 +149,7 @@ impl Backprop {
             actions,
             senses,
             x: vec![0.0; n_in],
+            target: None,
         })
     }
 
@@ -159,15 +193,40 @@ impl Learner for Backprop {
         self.net.predict(&self.x)
     }
 
-    fn outcome(&mut self, frame: &[f32], learn: bool) -> Result<()> {
-        if learn {
-            self.net.learn(frame)?;
+    fn outcome(&mut self, frame: &[f32]) -> Result<()> {
+        if frame.len() != self.frame_len {
+            return Err(BrainError::Shape {
+                what: "backprop outcome".into(),
+                expected: self.frame_len,
+                got: frame.len(),
+            });
         }
+        self.target = Some(frame.to_vec());
         Ok(())
+    }
+
+    fn learn(&mut self, learn: bool) -> Result<()> {
+        match self.target.take() {
+            Some(t) if learn => self.net.learn(&t).map(|_| ()),
+            Some(_) => Ok(()),
+            None => Err(BrainError::Order("learn before outcome".into())),
+        }
     }
 
     fn to_bytes(&self) -> Result<Vec<u8>> {
         self.net.to_bytes()
+    }
+
+    fn clone_box(&self) -> Box<dyn Learner> {
+        Box::new(self.clone())
+    }
+
+    fn as_any(&self) -> &dyn std::any::Any {
+        self
+    }
+
+    fn as_any_mut(&mut self) -> &mut dyn std::any::Any {
+        self
     }
 }
 
@@ -214,7 +273,8 @@ mod tests {
             };
             let p = l.predict(&cue).unwrap().to_vec();
             errs.push(mse(&p, &w[1].0));
-            l.outcome(&w[1].0, true).unwrap();
+            l.outcome(&w[1].0).unwrap();
+            l.learn(true).unwrap();
         }
         errs[errs.len() - 100..].iter().sum::<f64>() / 100.0
     }

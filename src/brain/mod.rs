@@ -12,6 +12,8 @@
 
 pub mod backprop;
 pub mod bench;
+pub mod cortex;
+pub mod decoder;
 pub mod deep;
 pub mod error;
 pub mod inhib;

@@ -89,11 +89,28 @@ pub fn load(path: &Path) -> Result<Scenario, ScenarioErrors> {
 
 /// Parses and validates scenario text; `file` names it in messages.
 pub fn parse(text: &str, file: &str) -> Result<Scenario, ScenarioErrors> {
-    let sc: Scenario = ron::from_str(text).map_err(|e| ScenarioError::Parse {
-        file: file.to_string(),
-        line: e.position.line,
-        col: e.position.col,
-        msg: explain(&e.code),
+    // `brain: Cortex(pools: ...)` rather than `Cortex((pools: ...))`.
+    let opts = ron::Options::default()
+        .with_default_extension(ron::extensions::Extensions::UNWRAP_VARIANT_NEWTYPES);
+    let sc: Scenario = opts.from_str(text).map_err(|e| {
+        let mut msg = explain(&e.code);
+        let line = text
+            .lines()
+            .nth(e.position.line.saturating_sub(1))
+            .unwrap_or("");
+        if line.contains("brain:") && matches!(e.code, ron::Error::ExpectedIdentifier) {
+            // The form before brains had kinds: `brain: (pools: ...)`.
+            msg.push_str(
+                "; `brain` names its kind: `brain: Cortex(pools: (4, 4), ...)` or \
+                 `brain: Backprop(hidden: 128, ...)`",
+            );
+        }
+        ScenarioError::Parse {
+            file: file.to_string(),
+            line: e.position.line,
+            col: e.position.col,
+            msg,
+        }
     })?;
     let errors = validate::check(&sc, file);
     if errors.is_empty() {

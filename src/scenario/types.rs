@@ -6,6 +6,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::brain::backprop::BackpropParams;
 use crate::brain::deep::DeepOpts;
 
 /// A 3-vector, written `(x, y, z)`; y is up.
@@ -465,15 +466,15 @@ impl Default for Policy {
     }
 }
 
-/// The agent's brain: the deep predictive circuit of the learner, wired topographically
-/// (defaults: `DeepOpts::agent()`).
+/// A cortical brain (`brain: Cortex(...)`): the deep predictive circuit of the learner, wired
+/// topographically (defaults: `DeepOpts::agent()`).
 ///
 /// The eye's image is cut into a grid of tiles (about 4×4); each tile is one pool of the input
 /// and pulvinar layers. Super and CT have `pools` pools of `units` units each; every pathway
 /// between them and the sensory layers connects pools within `deep.tile_radius`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
-pub struct BrainSpec {
+pub struct CortexSpec {
     /// Pool grid of Super and CT (rows, columns). Default (4, 4).
     pub pools: [usize; 2],
     /// Units per pool (rows, columns). Default (5, 5): 400 units in all.
@@ -489,7 +490,7 @@ pub struct BrainSpec {
     pub outcome_to_input: bool,
 }
 
-impl Default for BrainSpec {
+impl Default for CortexSpec {
     fn default() -> Self {
         Self {
             pools: [4, 4],
@@ -497,6 +498,98 @@ impl Default for BrainSpec {
             deep: DeepOpts::agent(),
             learn: true,
             outcome_to_input: true,
+        }
+    }
+}
+
+/// A backprop brain (`brain: Backprop(...)`): an Elman network predicting the next frame from
+/// the frame, a one-hot action and the senses, trained online (see `brain::backprop`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct BackpropSpec {
+    /// Hidden (context) units. Default 128.
+    pub hidden: usize,
+    /// Adam step size. Default 0.002.
+    pub lrate: f32,
+    /// Steps the error is propagated back through (1: Elman's one-step rule). Default 4.
+    pub bptt: usize,
+    /// Largest gradient norm. Default 5.
+    pub clip: f32,
+    /// Direct input-to-output weights besides the hidden layer. Default true.
+    pub skip: bool,
+    /// Predict the change: start from frame t (in logit space) and learn what differs, the
+    /// output weights starting at zero. Default true; false: Elman's network as published.
+    pub residual: bool,
+    /// Learn (false: a fixed random network, a control). Default true.
+    pub learn: bool,
+}
+
+impl Default for BackpropSpec {
+    fn default() -> Self {
+        let p = BackpropParams::default();
+        Self {
+            hidden: p.hidden,
+            lrate: p.lrate,
+            bptt: p.bptt,
+            clip: p.clip,
+            skip: p.skip,
+            residual: p.residual,
+            learn: true,
+        }
+    }
+}
+
+impl BackpropSpec {
+    /// The learner's parameters.
+    pub fn params(&self) -> BackpropParams {
+        BackpropParams {
+            hidden: self.hidden,
+            lrate: self.lrate,
+            bptt: self.bptt,
+            clip: self.clip,
+            skip: self.skip,
+            residual: self.residual,
+            ..Default::default()
+        }
+    }
+}
+
+/// The agent's brain: `Cortex(...)` (default), `Backprop(...)` or `CopyLast`. All predict the
+/// next frame in the same layout, so every metric compares directly.
+// One per agent, read once: the size of the cortex's options does not matter.
+#[allow(clippy::large_enum_variant)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum BrainSpec {
+    /// The cortical learner.
+    Cortex(CortexSpec),
+    /// The backprop baseline.
+    Backprop(BackpropSpec),
+    /// No learning at all: the prediction is frame t (the copy baseline, as a brain).
+    CopyLast,
+}
+
+impl Default for BrainSpec {
+    fn default() -> Self {
+        BrainSpec::Cortex(CortexSpec::default())
+    }
+}
+
+impl BrainSpec {
+    /// Whether the brain learns.
+    pub fn learns(&self) -> bool {
+        match self {
+            BrainSpec::Cortex(c) => c.learn,
+            BrainSpec::Backprop(b) => b.learn,
+            BrainSpec::CopyLast => false,
+        }
+    }
+
+    /// `cortex` or `backprop`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            BrainSpec::Cortex(_) => "cortex",
+            BrainSpec::Backprop(_) => "backprop",
+            BrainSpec::CopyLast => "copy",
         }
     }
 }

@@ -509,16 +509,38 @@ impl Checker<'_> {
             }
             Policy::Keyboard => {}
         }
-        for (name, v) in [("pools", a.brain.pools), ("units", a.brain.units)] {
-            if v.iter().any(|x| *x == 0 || *x > 32) {
-                self.err(
-                    format!("{at}.brain.{name}"),
-                    format!("{v:?}; each side 1 to 32"),
-                );
+        match &a.brain {
+            crate::scenario::BrainSpec::Cortex(c) => {
+                for (name, v) in [("pools", c.pools), ("units", c.units)] {
+                    if v.iter().any(|x| *x == 0 || *x > 32) {
+                        self.err(
+                            format!("{at}.brain.{name}"),
+                            format!("{v:?}; each side 1 to 32"),
+                        );
+                    }
+                }
+                if let Err(e) = c.deep.theta.validate() {
+                    self.err(format!("{at}.brain.deep.theta"), e.to_string());
+                }
             }
-        }
-        if let Err(e) = a.brain.deep.theta.validate() {
-            self.err(format!("{at}.brain.deep.theta"), e.to_string());
+            crate::scenario::BrainSpec::Backprop(b) => {
+                if b.hidden > 4096 {
+                    self.err(
+                        format!("{at}.brain.hidden"),
+                        format!("{}; expected 1 to 4096", b.hidden),
+                    );
+                }
+                if let Err(crate::brain::BrainError::InvalidParam {
+                    field,
+                    value,
+                    reason,
+                }) = b.params().validate()
+                {
+                    let field = field.trim_start_matches("backprop.");
+                    self.err(format!("{at}.brain.{field}"), format!("{value}; {reason}"));
+                }
+            }
+            crate::scenario::BrainSpec::CopyLast => {}
         }
     }
 

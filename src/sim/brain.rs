@@ -3,50 +3,33 @@
 use bevy::prelude::*;
 
 use super::body::{Agent, Motor};
-use super::metrics::MonotoneDecoder;
 use super::retina::Eye;
 use super::senses::{BodySenses, TOUCH_SIDES, VESTIB_UNITS, VESTIB_VARS};
 use super::{SimConfig, ThetaSystems};
+use crate::brain::cortex::{Cortex, CortexLayers};
 use crate::brain::deep::{DeepOpts, deep_predictive};
 use crate::brain::layer::{LayerKind, LayerSpec, Shape};
+use crate::brain::learner::{Backprop, CopyLast, Cue, Learner};
 use crate::brain::path::{PathKind, PathSpec, Pattern};
 use crate::brain::{Network, NetworkSpec};
-use crate::scenario::{AgentSpec, RetinaSpec};
+use crate::scenario::{AgentSpec, BrainSpec, CortexSpec, RetinaSpec};
 
 /// Units of the action (efference copy) layer: one per possible action, up to eight.
 pub const ACTION_UNITS: usize = 8;
 
-/// An agent's brain and what it saw and predicted this cycle.
+/// An agent's brain (any [`Learner`]) and what it saw and predicted this cycle.
 #[derive(Component)]
 pub struct Brain {
-    /// The learner.
-    pub net: Network,
-    /// Input (driver) layer index.
-    pub input: usize,
-    /// Action layer index.
-    pub action: usize,
-    /// Pulvinar layer index.
-    pub pulvinar: usize,
-    /// Vestibular layer index and its values for this cycle.
-    pub vestibular: Option<(usize, Vec<f32>)>,
-    /// Touch layer index and its values for this cycle.
-    pub touch: Option<(usize, Vec<f32>)>,
+    /// The learner: a [`Cortex`], a [`Backprop`] network, ….
+    pub learner: Box<dyn Learner>,
     /// Learn after each cycle.
     pub learn: bool,
-    /// The input layer also shows the outcome in the plus phase.
-    pub outcome_to_input: bool,
     /// Frame t: shown during the whole cycle.
     pub frame: Vec<f32>,
-    /// The pulvinar's minus-phase activity: the prediction of frame t+1 (frame order).
-    pub pred_act: Vec<f32>,
-    /// The prediction in frame space (decoded before the outcome exists).
+    /// The body senses for this cycle (vestibular ‖ touch, those the agent has).
+    pub senses: Vec<f32>,
+    /// The prediction of frame t+1 in frame space (made before the outcome exists).
     pub prediction: Vec<f32>,
-    /// Maps pulvinar activity (input order) to pixel values.
-    pub decoder: MonotoneDecoder,
-    /// Frame index of each input unit.
-    pub perm: Vec<usize>,
-    /// Scratch: a frame in input order.
-    staged: Vec<f32>,
 }
 
 /// How a retina's image is cut into pools: `(pools_y, pools_x, tile_h, tile_w)`.
@@ -92,21 +75,17 @@ pub fn input_to_frame(r: &RetinaSpec) -> Vec<usize> {
     perm
 }
 
-/// The network of an agent: the deep predictive circuit over its retina and actions.
-pub fn agent_network(a: &AgentSpec, seed: u64) -> NetworkSpec {
+/// The network of an agent's cortex `c`: the deep predictive circuit over its retina and
+/// actions.
+pub fn agent_network(a: &AgentSpec, c: &CortexSpec, seed: u64) -> NetworkSpec {
     let o = DeepOpts {
         input: "Eye".into(),
         hidden: "V1".into(),
         action: "Action".into(),
-        hidden_shape: Shape::d4(
-            a.brain.pools[0],
-            a.brain.pools[1],
-            a.brain.units[0],
-            a.brain.units[1],
-        ),
+        hidden_shape: Shape::d4(c.pools[0], c.pools[1], c.units[0], c.units[1]),
         action_units: ACTION_UNITS,
         seed,
-        ..a.brain.deep.clone()
+        ..c.deep.clone()
     };
     let mut spec = deep_predictive(input_shape(&a.sensors.retina), &o);
     // Body senses are context for Super and CT (not predicted: they have no pulvinar).
@@ -145,110 +124,121 @@ pub fn brain_seed(run_seed: u64, index: usize) -> u64 {
         .wrapping_add(index as u64)
 }
 
+/// Values of the body senses an agent has (vestibular, then touch).
+pub fn senses_len(a: &AgentSpec) -> usize {
+    usize::from(a.sensors.vestibular) * VESTIB_VARS * VESTIB_UNITS
+        + usize::from(a.sensors.touch) * TOUCH_SIDES
+}
+
+/// A fresh learner for an agent, as its scenario says.
+pub fn new_learner(a: &AgentSpec, seed: u64) -> crate::brain::Result<Box<dyn Learner>> {
+    Ok(match &a.brain {
+        BrainSpec::Cortex(c) => {
+            let net = Network::new(agent_network(a, c, seed))?;
+            let senses = [(a.sensors.vestibular, "Vestib"), (a.sensors.touch, "Touch")]
+                .into_iter()
+                .filter(|(on, _)| *on)
+                .map(|(_, n)| n.to_string())
+                .collect();
+            let layers = CortexLayers {
+                input: "Eye".into(),
+                action: "Action".into(),
+                pulvinar: "EyeP".into(),
+                senses,
+            };
+            Box::new(Cortex::new(
+                net,
+                layers,
+                input_to_frame(&a.sensors.retina),
+                c.outcome_to_input,
+            )?)
+        }
+        BrainSpec::Backprop(b) => Box::new(Backprop::new(
+            a.sensors.retina.frame_len(),
+            a.actions.len(),
+            senses_len(a),
+            b.params(),
+            seed,
+        )?),
+        BrainSpec::CopyLast => Box::new(CopyLast::default()),
+    })
+}
+
+/// The learner an agent's scenario asks for, read from bytes written by
+/// [`Learner::to_bytes`]; `origin` names them in errors.
+pub fn learner_from_bytes(
+    a: &AgentSpec,
+    seed: u64,
+    bytes: &[u8],
+    origin: &str,
+) -> crate::brain::Result<Box<dyn Learner>> {
+    let mut l = new_learner(a, seed)?;
+    if l.kind() == "copy" {
+        return Ok(l);
+    }
+    if let Some(c) = l.as_any_mut().downcast_mut::<Cortex>() {
+        c.restore_bytes(bytes, origin)?;
+        return Ok(l);
+    }
+    Ok(Box::new(Backprop::from_bytes(
+        bytes,
+        origin,
+        a.sensors.retina.frame_len(),
+        a.actions.len(),
+        senses_len(a),
+    )?))
+}
+
 impl Brain {
     /// A fresh brain for an agent.
     pub fn new(a: &AgentSpec, seed: u64) -> crate::brain::Result<Self> {
-        let net = Network::new(agent_network(a, seed))?;
-        let input = net.layer_index("Eye")?;
-        let action = net.layer_index("Action")?;
-        let pulvinar = net.layer_index("EyeP")?;
-        let vestibular = a
-            .sensors
-            .vestibular
-            .then(|| {
-                net.layer_index("Vestib")
-                    .map(|i| (i, vec![0.0; VESTIB_VARS * VESTIB_UNITS]))
-            })
-            .transpose()?;
-        let touch = a
-            .sensors
-            .touch
-            .then(|| {
-                net.layer_index("Touch")
-                    .map(|i| (i, vec![0.0; TOUCH_SIDES]))
-            })
-            .transpose()?;
         let n = a.sensors.retina.frame_len();
         Ok(Self {
-            net,
-            input,
-            action,
-            pulvinar,
-            vestibular,
-            touch,
-            learn: a.brain.learn,
-            outcome_to_input: a.brain.outcome_to_input,
+            learner: new_learner(a, seed)?,
+            learn: a.brain.learns(),
             frame: vec![0.0; n],
-            pred_act: vec![0.0; n],
+            senses: vec![0.0; senses_len(a)],
             prediction: vec![0.0; n],
-            decoder: MonotoneDecoder::new(n),
-            perm: input_to_frame(&a.sensors.retina),
-            staged: vec![0.0; n],
         })
     }
 
-    fn stage(&mut self, frame: &[f32]) {
-        for (s, &f) in self.staged.iter_mut().zip(&self.perm) {
-            *s = frame[f];
-        }
+    /// The cortex, if this brain is one.
+    pub fn cortex(&self) -> Option<&Cortex> {
+        self.learner.as_any().downcast_ref()
     }
 
     /// What the brain would predict for this cycle's frame if it were about to take the action
-    /// of unit `action_unit` instead: a minus phase on a copy of the network (the brain itself
-    /// is untouched). Call before [`Self::minus`]; returns the decoded prediction (frame order).
-    pub fn counterfactual(&mut self, action_unit: usize) -> crate::brain::Result<Vec<f32>> {
-        let saved = self.net.clone();
-        let (pa, pr) = (self.pred_act.clone(), self.prediction.clone());
-        let res = self.minus(action_unit).map(|()| self.prediction.clone());
-        self.net = saved;
-        self.pred_act = pa;
-        self.prediction = pr;
-        res
+    /// of unit `action_unit` instead: a minus phase on a copy of the learner (the brain itself
+    /// is untouched). Returns the prediction (frame order).
+    pub fn counterfactual(&self, action_unit: usize) -> crate::brain::Result<Vec<f32>> {
+        let mut copy = self.learner.clone_box();
+        let p = copy.predict(&Cue {
+            frame: &self.frame,
+            action: action_unit,
+            senses: &self.senses,
+        })?;
+        Ok(p.to_vec())
     }
 
     /// Minus phase: frame t and the action about to be taken in, prediction out.
     pub fn minus(&mut self, action_unit: usize) -> crate::brain::Result<()> {
-        self.net.start_theta()?;
-        let frame = std::mem::take(&mut self.frame);
-        self.stage(&frame);
-        self.frame = frame;
-        self.net.set_input(self.input, &self.staged)?;
-        let mut act = [0.0f32; ACTION_UNITS];
-        act[action_unit.min(ACTION_UNITS - 1)] = 1.0;
-        self.net.set_input(self.action, &act)?;
-        for (layer, values) in [&self.vestibular, &self.touch].into_iter().flatten() {
-            self.net.set_input(*layer, values)?;
-        }
-        self.net.run_minus()?;
-        let pred = self.net.prediction(self.pulvinar);
-        let decoded = self.decoder.decode(pred);
-        for (k, &f) in self.perm.iter().enumerate() {
-            self.pred_act[f] = pred[k];
-            self.prediction[f] = decoded[k];
-        }
+        let p = self.learner.predict(&Cue {
+            frame: &self.frame,
+            action: action_unit,
+            senses: &self.senses,
+        })?;
+        self.prediction.copy_from_slice(p);
         Ok(())
     }
 
-    /// Plus phase: the outcome drives the pulvinar; the decoder learns from it.
+    /// Plus phase: the outcome.
     pub fn plus(&mut self, outcome: &[f32]) -> crate::brain::Result<()> {
-        self.stage(outcome);
-        if self.outcome_to_input {
-            self.net.set_input(self.input, &self.staged)?;
-        }
-        self.net.apply_outcome(self.input, &self.staged)?;
-        self.net.run_plus()?;
-        self.decoder
-            .observe(self.net.outcome_activity(self.pulvinar), &self.staged);
-        Ok(())
+        self.learner.outcome(outcome)
     }
 
     /// Learning (or not, for a fixed brain).
     pub fn finish(&mut self) -> crate::brain::Result<()> {
-        if self.learn {
-            self.net.learn()
-        } else {
-            self.net.skip_learning()
-        }
+        self.learner.learn(self.learn)
     }
 }
 
@@ -301,15 +291,18 @@ fn attach_brains(
     }
 }
 
-fn take_frames(mut q: Query<(&Eye, Option<&BodySenses>, &mut Brain)>) {
-    for (eye, senses, mut b) in &mut q {
+fn take_frames(cfg: Res<SimConfig>, mut q: Query<(&Agent, &Eye, Option<&BodySenses>, &mut Brain)>) {
+    for (a, eye, senses, mut b) in &mut q {
         b.frame.copy_from_slice(&eye.frame);
         if let Some(s) = senses {
-            if let Some((_, v)) = &mut b.vestibular {
-                v.copy_from_slice(&s.vestibular);
+            let spec = &cfg.scenario.agents[a.index].sensors;
+            let mut at = 0;
+            if spec.vestibular {
+                b.senses[..s.vestibular.len()].copy_from_slice(&s.vestibular);
+                at = s.vestibular.len();
             }
-            if let Some((_, v)) = &mut b.touch {
-                v.copy_from_slice(&s.touch);
+            if spec.touch {
+                b.senses[at..at + TOUCH_SIDES].copy_from_slice(&s.touch);
             }
         }
     }

@@ -23,13 +23,12 @@ use thiserror::Error;
 
 use super::ThetaClock;
 use super::body::{Agent, Motor};
-use super::brain::Brain;
-use super::metrics::{MetricsLog, MetricsState, MonotoneDecoder};
+use super::brain::{Brain, brain_seed, learner_from_bytes};
+use super::metrics::{MetricsLog, MetricsState};
 use super::motor::PolicyState;
 use super::retina::Eye;
 use super::senses::BodySenses;
 use super::world::WorldRng;
-use crate::brain::Network;
 use crate::scenario::{Action, Scenario};
 
 const MAGIC: &[u8; 8] = b"THETACKP";
@@ -78,8 +77,8 @@ struct AgentState {
     policy_rng: ChaCha8Rng,
     eye_frame: Vec<f32>,
     senses: Option<BodySenses>,
-    /// The network as [`Network::to_bytes`] writes it, and the decoder.
-    brain: Option<(Vec<u8>, MonotoneDecoder)>,
+    /// The learner as [`crate::brain::Learner::to_bytes`] writes it.
+    brain: Option<Vec<u8>>,
 }
 
 /// Rapier's state, each part postcard-encoded on its own (the parts live in three components).
@@ -169,10 +168,7 @@ impl Checkpoint {
         let mut agents = Vec::new();
         for (a, m, p, eye, senses, brain) in q.iter(world) {
             let brain = match brain {
-                Some(b) => Some((
-                    b.net.to_bytes().map_err(|e| e.to_string())?,
-                    b.decoder.clone(),
-                )),
+                Some(b) => Some(b.learner.to_bytes().map_err(|e| e.to_string())?),
                 None => None,
             };
             agents.push(AgentState {
@@ -348,10 +344,15 @@ impl Checkpoint {
             if let (Some(mut mine), Some(senses)) = (senses, s.senses) {
                 *mine = senses;
             }
-            if let (Some(mut b), Some((net, dec))) = (brain, s.brain) {
-                b.net = Network::from_bytes(&net, &path.display().to_string())
-                    .map_err(|e| bad(format!("agent `{}`: {e}", a.name)))?;
-                b.decoder = dec;
+            if let (Some(mut b), Some(bytes)) = (brain, s.brain) {
+                let spec = &sc.agents[a.index];
+                b.learner = learner_from_bytes(
+                    spec,
+                    brain_seed(sc.run.seed, a.index),
+                    &bytes,
+                    &path.display().to_string(),
+                )
+                .map_err(|e| bad(format!("agent `{}`: {e}", a.name)))?;
             }
             restored += 1;
         }

@@ -283,14 +283,7 @@ impl SimHost {
                 Some(b) => {
                     s.frame.clone_from(&b.frame);
                     s.prediction.clone_from(&b.prediction);
-                    s.layers = (0..b.net.spec().layers.len())
-                        .map(|li| LayerActivity {
-                            name: b.net.spec().layers[li].name.clone(),
-                            shape: b.net.spec().layers[li].shape,
-                            minus: b.net.prediction(li).to_vec(),
-                            plus: b.net.outcome_activity(li).to_vec(),
-                        })
-                        .collect();
+                    s.layers = layer_activity(b);
                 }
                 None => {
                     s.frame.clone_from(&eye.frame);
@@ -319,6 +312,40 @@ impl SimHost {
             }
         }
     }
+}
+
+/// Every layer of a brain, minus and plus phase: a cortex's layers, or a backprop network's
+/// hidden layer (tanh mapped to [0, 1]; it has no phases).
+fn layer_activity(b: &Brain) -> Vec<LayerActivity> {
+    if let Some(c) = b.cortex() {
+        let net = c.network();
+        return net
+            .spec()
+            .layers
+            .iter()
+            .enumerate()
+            .map(|(li, l)| LayerActivity {
+                name: l.name.clone(),
+                shape: l.shape,
+                minus: net.prediction(li).to_vec(),
+                plus: net.outcome_activity(li).to_vec(),
+            })
+            .collect();
+    }
+    if let Some(bp) = b
+        .learner
+        .as_any()
+        .downcast_ref::<crate::brain::learner::Backprop>()
+    {
+        let h: Vec<f32> = bp.net().hidden().iter().map(|x| 0.5 * (x + 1.0)).collect();
+        return vec![LayerActivity {
+            name: "Hidden".into(),
+            shape: LayerShape::d2(1, h.len()),
+            minus: h.clone(),
+            plus: h,
+        }];
+    }
+    Vec::new()
 }
 
 #[cfg(test)]

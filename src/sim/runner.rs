@@ -228,7 +228,7 @@ fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> RunError + '_ {
     }
 }
 
-/// The files of an agent's saved brain in `dir`: the network and its frame-space decoder.
+/// The files of an agent's saved cortex in `dir`: the network and its frame-space decoder.
 pub fn brain_files(dir: &Path, agent: &str) -> (PathBuf, PathBuf) {
     (
         dir.join(format!("brain-{agent}.thetanet")),
@@ -236,16 +236,31 @@ pub fn brain_files(dir: &Path, agent: &str) -> (PathBuf, PathBuf) {
     )
 }
 
-/// Saves every agent's brain (network and decoder) into `dir`.
+/// The file of an agent's saved backprop learner in `dir`.
+pub fn backprop_file(dir: &Path, agent: &str) -> PathBuf {
+    dir.join(format!("brain-{agent}.thetasrn"))
+}
+
+/// Saves every agent's brain into `dir`: a cortex as its network and decoder
+/// ([`brain_files`]), a backprop learner as one file ([`backprop_file`]).
 pub fn save_brains(app: &mut App, dir: &Path) -> Result<(), RunError> {
     let mut q = app.world_mut().query::<(&super::body::Agent, &Brain)>();
     for (a, b) in q.iter(app.world()) {
-        let (net, dec) = brain_files(dir, &a.name);
-        b.net
-            .save(&net)
-            .map_err(|e| RunError::Brain(format!("saving {}: {e}", net.display())))?;
-        let text = serde_json::to_string(&b.decoder).expect("decoder serialises");
-        write_atomic(&dec, text.as_bytes())?;
+        if let Some(c) = b.cortex() {
+            let (net, dec) = brain_files(dir, &a.name);
+            c.network()
+                .save(&net)
+                .map_err(|e| RunError::Brain(format!("saving {}: {e}", net.display())))?;
+            let text = serde_json::to_string(c.decoder()).expect("decoder serialises");
+            write_atomic(&dec, text.as_bytes())?;
+        } else if b.learner.kind() == "backprop" {
+            let path = backprop_file(dir, &a.name);
+            let bytes = b
+                .learner
+                .to_bytes()
+                .map_err(|e| RunError::Brain(format!("saving {}: {e}", path.display())))?;
+            write_atomic(&path, &bytes)?;
+        }
     }
     Ok(())
 }
@@ -253,7 +268,7 @@ pub fn save_brains(app: &mut App, dir: &Path) -> Result<(), RunError> {
 /// Replaces every agent's brain by the one saved in `dir` (see [`save_brains`]), so a brain
 /// trained headless goes on predicting as it did. Agents without files there keep their fresh
 /// brain; returns the names of the agents loaded. A file that does not fit its agent (another
-/// retina, another brain shape) is an error naming the file.
+/// retina, another brain shape or kind) is an error naming the file.
 pub fn load_brains(app: &mut App, dir: &Path) -> Result<Vec<String>, RunError> {
     if !dir.is_dir() {
         return Err(RunError::Io {
@@ -261,56 +276,56 @@ pub fn load_brains(app: &mut App, dir: &Path) -> Result<Vec<String>, RunError> {
             source: std::io::Error::new(std::io::ErrorKind::NotFound, "no such folder"),
         });
     }
+    let cfg = app.world().resource::<super::SimConfig>().clone();
     let mut loaded = Vec::new();
     let mut q = app.world_mut().query::<(&super::body::Agent, &mut Brain)>();
     let mut items: Vec<_> = q.iter_mut(app.world_mut()).collect();
     items.sort_by_key(|(a, _)| a.index);
     for (a, mut b) in items {
         let (net_path, dec_path) = brain_files(dir, &a.name);
-        if !net_path.exists() {
+        let srn_path = backprop_file(dir, &a.name);
+        let kind = b.learner.kind();
+        if net_path.exists() {
+            let bad = |why: String| RunError::Brain(format!("{}: {why}", net_path.display()));
+            let Some(c) = b
+                .learner
+                .as_any_mut()
+                .downcast_mut::<crate::brain::cortex::Cortex>()
+            else {
+                return Err(bad(format!(
+                    "a cortex; agent `{}` of the scenario has a {kind} brain",
+                    a.name
+                )));
+            };
+            let net = crate::brain::Network::load(&net_path).map_err(|e| bad(e.to_string()))?;
+            let dec: MonotoneDecoder = match std::fs::read_to_string(&dec_path) {
+                Ok(text) => serde_json::from_str(&text)
+                    .map_err(|e| RunError::Brain(format!("{}: {e}", dec_path.display())))?,
+                Err(e) => return Err(io_err(&dec_path)(e)),
+            };
+            c.replace(net, dec).map_err(|e| {
+                bad(format!(
+                    "this brain does not fit agent `{}` of the scenario: {e}",
+                    a.name
+                ))
+            })?;
+        } else if srn_path.exists() {
+            let origin = srn_path.display().to_string();
+            let bytes = std::fs::read(&srn_path).map_err(io_err(&srn_path))?;
+            if kind != "backprop" {
+                return Err(RunError::Brain(format!(
+                    "{origin}: a backprop learner; agent `{}` of the scenario has a {kind} brain",
+                    a.name
+                )));
+            }
+            let spec = &cfg.scenario.agents[a.index];
+            b.learner =
+                super::brain::learner_from_bytes(spec, 0, &bytes, &origin).map_err(|e| {
+                    RunError::Brain(format!("this brain does not fit agent `{}`: {e}", a.name))
+                })?;
+        } else {
             continue;
         }
-        let bad = |why: String| RunError::Brain(format!("{}: {why}", net_path.display()));
-        let net = crate::brain::Network::load(&net_path).map_err(|e| bad(e.to_string()))?;
-        let layout = |n: &crate::brain::Network| {
-            n.spec()
-                .layers
-                .iter()
-                .map(|l| (l.name.clone(), l.shape))
-                .collect::<Vec<_>>()
-        };
-        if layout(&net) != layout(&b.net) {
-            let what = |n: &crate::brain::Network| {
-                n.spec()
-                    .layers
-                    .iter()
-                    .map(|l| format!("{} {}", l.name, l.shape.len()))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            };
-            return Err(bad(format!(
-                "this brain does not fit agent `{}` of the scenario (saved: {}; agent: {})",
-                a.name,
-                what(&net),
-                what(&b.net)
-            )));
-        }
-        let dec: MonotoneDecoder = match std::fs::read_to_string(&dec_path) {
-            Ok(text) => serde_json::from_str(&text)
-                .map_err(|e| RunError::Brain(format!("{}: {e}", dec_path.display())))?,
-            Err(e) => return Err(io_err(&dec_path)(e)),
-        };
-        if dec.units() != b.decoder.units() {
-            return Err(RunError::Brain(format!(
-                "{}: decodes {} units, agent `{}` has {}",
-                dec_path.display(),
-                dec.units(),
-                a.name,
-                b.decoder.units()
-            )));
-        }
-        b.net = net;
-        b.decoder = dec;
         loaded.push(a.name.clone());
     }
     Ok(loaded)
