@@ -509,7 +509,7 @@ impl Default for CortexSpec {
 pub struct BackpropSpec {
     /// Hidden (context) units. Default 128.
     pub hidden: usize,
-    /// Adam step size. Default 0.002.
+    /// Adam step size. Default 0.0005.
     pub lrate: f32,
     /// Steps the error is propagated back through (1: Elman's one-step rule). Default 4.
     pub bptt: usize,
