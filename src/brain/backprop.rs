@@ -160,8 +160,11 @@ pub struct Srn {
     grad: Vec<f32>,
 }
 
-const MAGIC: &[u8; 8] = b"THETASRN";
-const VERSION: u32 = 1;
+/// Framing of saved backprop learners.
+const FORMAT: super::framing::Format = super::framing::Format {
+    magic: b"THETASRN",
+    version: 1,
+};
 
 fn sigmoid(z: f32) -> f32 {
     1.0 / (1.0 + (-z).exp())
@@ -460,15 +463,10 @@ impl Srn {
 
     /// The whole learner (weights, optimiser, context) as bytes; see [`Self::from_bytes`].
     pub fn to_bytes(&self) -> Result<Vec<u8>> {
-        let body = postcard::to_allocvec(self).map_err(|e| BrainError::Decode {
+        FORMAT.encode(self).map_err(|reason| BrainError::Decode {
             path: "backprop learner".into(),
-            reason: e.to_string(),
-        })?;
-        let mut out = Vec::with_capacity(body.len() + 12);
-        out.extend_from_slice(MAGIC);
-        out.extend_from_slice(&VERSION.to_le_bytes());
-        out.extend_from_slice(&body);
-        Ok(out)
+            reason,
+        })
     }
 
     /// Reads bytes written by [`Self::to_bytes`]; `origin` names them in errors.
@@ -477,16 +475,7 @@ impl Srn {
             path: origin.to_string(),
             reason,
         };
-        if bytes.len() < 12 || &bytes[..8] != MAGIC {
-            return Err(dec("missing THETASRN header".into()));
-        }
-        let v = u32::from_le_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]);
-        if v != VERSION {
-            return Err(dec(format!(
-                "format version {v}, this build reads {VERSION}"
-            )));
-        }
-        let mut s: Self = postcard::from_bytes(&bytes[12..]).map_err(|e| dec(e.to_string()))?;
+        let mut s: Self = FORMAT.decode(bytes).map_err(dec)?;
         s.params.validate()?;
         if s.theta.len() != s.layout.len() || s.m.len() != s.theta.len() {
             return Err(dec("parameter count does not match the layout".into()));

@@ -12,8 +12,11 @@ use super::error::{BrainError, Result};
 use super::learner::{Cue, Learner};
 use super::network::Network;
 
-const MAGIC: &[u8; 8] = b"THETACTX";
-const VERSION: u32 = 1;
+/// Framing of saved cortices: the network's own bytes and the decoder.
+const FORMAT: super::framing::Format = super::framing::Format {
+    magic: b"THETACTX",
+    version: 1,
+};
 
 /// Which layers of the network play which part.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -180,17 +183,7 @@ impl Cortex {
             path: origin.to_string(),
             reason,
         };
-        if bytes.len() < 12 || &bytes[..8] != MAGIC {
-            return Err(dec("missing THETACTX header".into()));
-        }
-        let v = u32::from_le_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]);
-        if v != VERSION {
-            return Err(dec(format!(
-                "format version {v}, this build reads {VERSION}"
-            )));
-        }
-        let (net, decoder): (Vec<u8>, MonotoneDecoder) =
-            postcard::from_bytes(&bytes[12..]).map_err(|e| dec(e.to_string()))?;
+        let (net, decoder): (Vec<u8>, MonotoneDecoder) = FORMAT.decode(bytes).map_err(dec)?;
         let net = Network::from_bytes(&net, origin)?;
         self.replace(net, decoder).map_err(|e| dec(e.to_string()))
     }
@@ -267,28 +260,11 @@ impl Learner for Cortex {
     }
 
     fn to_bytes(&self) -> Result<Vec<u8>> {
-        let body = postcard::to_allocvec(&(self.net.to_bytes()?, &self.decoder)).map_err(|e| {
-            BrainError::Decode {
+        FORMAT
+            .encode(&(self.net.to_bytes()?, &self.decoder))
+            .map_err(|reason| BrainError::Decode {
                 path: "cortex learner".into(),
-                reason: e.to_string(),
-            }
-        })?;
-        let mut out = Vec::with_capacity(body.len() + 12);
-        out.extend_from_slice(MAGIC);
-        out.extend_from_slice(&VERSION.to_le_bytes());
-        out.extend_from_slice(&body);
-        Ok(out)
-    }
-
-    fn clone_box(&self) -> Box<dyn Learner> {
-        Box::new(self.clone())
-    }
-
-    fn as_any(&self) -> &dyn std::any::Any {
-        self
-    }
-
-    fn as_any_mut(&mut self) -> &mut dyn std::any::Any {
-        self
+                reason,
+            })
     }
 }

@@ -16,9 +16,35 @@ pub struct Cue<'a> {
     pub senses: &'a [f32],
 }
 
+/// Object plumbing every cloneable learner gets from a blanket impl.
+pub trait LearnerObject {
+    /// An independent copy (for what-if predictions that must not touch the learner).
+    fn clone_box(&self) -> Box<dyn Learner>;
+
+    /// The concrete learner, for code that needs one kind (a cortex's layers, say).
+    fn as_any(&self) -> &dyn std::any::Any;
+
+    /// The concrete learner, mutably.
+    fn as_any_mut(&mut self) -> &mut dyn std::any::Any;
+}
+
+impl<T: Learner + Clone + 'static> LearnerObject for T {
+    fn clone_box(&self) -> Box<dyn Learner> {
+        Box::new(self.clone())
+    }
+
+    fn as_any(&self) -> &dyn std::any::Any {
+        self
+    }
+
+    fn as_any_mut(&mut self) -> &mut dyn std::any::Any {
+        self
+    }
+}
+
 /// A next-frame learner, driven once per theta cycle: [`Self::predict`] (the minus phase),
 /// [`Self::outcome`] (the plus phase), [`Self::learn`].
-pub trait Learner: Send + Sync {
+pub trait Learner: LearnerObject + Send + Sync {
     /// Short name for reports: `cortex`, `backprop`, `copy`.
     fn kind(&self) -> &'static str;
 
@@ -34,15 +60,6 @@ pub trait Learner: Send + Sync {
 
     /// Everything needed to continue later, as bytes.
     fn to_bytes(&self) -> Result<Vec<u8>>;
-
-    /// An independent copy (for what-if predictions that must not touch the learner).
-    fn clone_box(&self) -> Box<dyn Learner>;
-
-    /// The concrete learner, for code that needs one kind (a cortex's layers, say).
-    fn as_any(&self) -> &dyn std::any::Any;
-
-    /// The concrete learner, mutably.
-    fn as_any_mut(&mut self) -> &mut dyn std::any::Any;
 }
 
 /// Predicts that nothing changes: frame t+1 = frame t. The baseline every metric's skill is
@@ -73,18 +90,6 @@ impl Learner for CopyLast {
 
     fn to_bytes(&self) -> Result<Vec<u8>> {
         Ok(Vec::new())
-    }
-
-    fn clone_box(&self) -> Box<dyn Learner> {
-        Box::new(self.clone())
-    }
-
-    fn as_any(&self) -> &dyn std::any::Any {
-        self
-    }
-
-    fn as_any_mut(&mut self) -> &mut dyn std::any::Any {
-        self
     }
 }
 
@@ -215,18 +220,6 @@ impl Learner for Backprop {
 
     fn to_bytes(&self) -> Result<Vec<u8>> {
         self.net.to_bytes()
-    }
-
-    fn clone_box(&self) -> Box<dyn Learner> {
-        Box::new(self.clone())
-    }
-
-    fn as_any(&self) -> &dyn std::any::Any {
-        self
-    }
-
-    fn as_any_mut(&mut self) -> &mut dyn std::any::Any {
-        self
     }
 }
 

@@ -16,6 +16,7 @@ pub mod cortex;
 pub mod decoder;
 pub mod deep;
 pub mod error;
+pub mod framing;
 pub mod inhib;
 pub mod kinase;
 pub mod layer;
@@ -30,6 +31,6 @@ pub mod tasks;
 
 pub use error::{BrainError, Result};
 pub use layer::{LayerKind, LayerSpec, Shape};
-pub use learner::{Cue, Learner};
+pub use learner::{Cue, Learner, LearnerObject};
 pub use network::{Network, NetworkSpec, Phase, ThetaParams};
 pub use path::{PathKind, PathSpec, Pattern};

@@ -396,8 +396,11 @@ impl Scratch {
 }
 
 /// Magic bytes and format version of saved networks.
-const MAGIC: &[u8; 8] = b"THETANET";
-const VERSION: u32 = 1;
+/// Framing of saved networks.
+const FORMAT: super::framing::Format = super::framing::Format {
+    magic: b"THETANET",
+    version: 1,
+};
 
 /// A built network with all its state.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -1245,33 +1248,18 @@ impl Network {
     /// `THETANET` header, a format version and a postcard body. A network read back with
     /// [`Self::from_bytes`] continues bit-identically.
     pub fn to_bytes(&self) -> Result<Vec<u8>> {
-        let body = postcard::to_allocvec(self).map_err(|e| BrainError::Decode {
+        FORMAT.encode(self).map_err(|reason| BrainError::Decode {
             path: "network".into(),
-            reason: e.to_string(),
-        })?;
-        let mut bytes = Vec::with_capacity(body.len() + 12);
-        bytes.extend_from_slice(MAGIC);
-        bytes.extend_from_slice(&VERSION.to_le_bytes());
-        bytes.extend_from_slice(&body);
-        Ok(bytes)
+            reason,
+        })
     }
 
     /// Reads bytes written by [`Self::to_bytes`]; `origin` (a file name) names them in errors.
     pub fn from_bytes(bytes: &[u8], origin: &str) -> Result<Self> {
-        let dec = |reason: String| BrainError::Decode {
+        let mut net: Self = FORMAT.decode(bytes).map_err(|reason| BrainError::Decode {
             path: origin.to_string(),
             reason,
-        };
-        if bytes.len() < 12 || &bytes[..8] != MAGIC {
-            return Err(dec("missing THETANET header".into()));
-        }
-        let v = u32::from_le_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]);
-        if v != VERSION {
-            return Err(dec(format!(
-                "format version {v}, this build reads {VERSION}"
-            )));
-        }
-        let mut net: Self = postcard::from_bytes(&bytes[12..]).map_err(|e| dec(e.to_string()))?;
+        })?;
         net.spec.validate()?;
         net.rebuild_derived();
         Ok(net)

@@ -9,7 +9,7 @@
 //! (entities, shapes, rays, layer layouts) is rebuilt by building the same App again, which
 //! [`restore`] checks by comparing the entity of every rigid body.
 //!
-//! File: `THETACKP`, a little-endian `u32` format version, then a postcard body.
+//! File: `THETACKP`, a format version, then a postcard body ([`Format`]).
 
 use std::path::Path;
 
@@ -29,10 +29,14 @@ use super::motor::PolicyState;
 use super::retina::Eye;
 use super::senses::BodySenses;
 use super::world::WorldRng;
+use crate::brain::framing::Format;
 use crate::scenario::{Action, Scenario};
 
-const MAGIC: &[u8; 8] = b"THETACKP";
-const VERSION: u32 = 1;
+/// Framing of checkpoints.
+const FORMAT: Format = Format {
+    magic: b"THETACKP",
+    version: 1,
+};
 
 /// Name of the checkpoint file in a run's output folder.
 pub const FILE_NAME: &str = "checkpoint.thetackpt";
@@ -216,14 +220,10 @@ impl Checkpoint {
 
     /// Writes the checkpoint to `path` (temporary file, then rename).
     pub fn save(&self, path: &Path) -> Result<(), CheckpointError> {
-        let mut bytes = Vec::with_capacity(1 << 20);
-        bytes.extend_from_slice(MAGIC);
-        bytes.extend_from_slice(&VERSION.to_le_bytes());
-        let body = postcard::to_allocvec(self).map_err(|e| CheckpointError::Format {
+        let bytes = FORMAT.encode(self).map_err(|why| CheckpointError::Format {
             path: path.display().to_string(),
-            why: e.to_string(),
+            why,
         })?;
-        bytes.extend_from_slice(&body);
         super::runner::write_atomic(path, &bytes).map_err(|e| CheckpointError::Io {
             path: path.display().to_string(),
             source: std::io::Error::other(e.to_string()),
@@ -241,16 +241,7 @@ impl Checkpoint {
             path: name.clone(),
             why,
         };
-        if bytes.len() < 12 || &bytes[..8] != MAGIC {
-            return Err(bad("missing THETACKP header".into()));
-        }
-        let v = u32::from_le_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]);
-        if v != VERSION {
-            return Err(bad(format!(
-                "format version {v}, this build reads {VERSION}"
-            )));
-        }
-        postcard::from_bytes(&bytes[12..]).map_err(|e| bad(e.to_string()))
+        FORMAT.decode(&bytes).map_err(bad)
     }
 
     /// Puts this state into `app`: a fresh [`super::runner::headless_app`] of the same scenario
