@@ -27,7 +27,7 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
-use super::error::{BrainError, Result};
+use super::error::{BrainError, Result, check_vector};
 
 /// Settings of the backprop learner (scenario syntax `brain: Backprop(...)`).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -318,20 +318,7 @@ impl Srn {
 
     /// Predicts the next frame from input `x`, carrying the context forward.
     pub fn predict(&mut self, x: &[f32]) -> Result<&[f32]> {
-        if x.len() != self.layout.n_in {
-            return Err(BrainError::Shape {
-                what: "backprop input".into(),
-                expected: self.layout.n_in,
-                got: x.len(),
-            });
-        }
-        if let Some((i, v)) = x.iter().enumerate().find(|(_, v)| !v.is_finite()) {
-            return Err(BrainError::NonFinite {
-                what: "backprop input".into(),
-                index: i,
-                value: *v,
-            });
-        }
+        check_vector("backprop input", x, self.layout.n_in)?;
         let h_prev = self.h.clone();
         let mut h = vec![0.0; self.layout.n_h];
         let mut y = std::mem::take(&mut self.y);
@@ -406,20 +393,7 @@ impl Srn {
 
     /// Learns from the outcome of the latest prediction; returns the loss.
     pub fn learn(&mut self, target: &[f32]) -> Result<f64> {
-        if target.len() != self.layout.n_out {
-            return Err(BrainError::Shape {
-                what: "backprop outcome".into(),
-                expected: self.layout.n_out,
-                got: target.len(),
-            });
-        }
-        if let Some((i, v)) = target.iter().enumerate().find(|(_, v)| !v.is_finite()) {
-            return Err(BrainError::NonFinite {
-                what: "backprop outcome".into(),
-                index: i,
-                value: *v,
-            });
-        }
+        check_vector("backprop outcome", target, self.layout.n_out)?;
         let Some((_, h0)) = self.window.front() else {
             return Err(BrainError::Order("learn before predict".into()));
         };

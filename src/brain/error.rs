@@ -107,6 +107,18 @@ pub(crate) fn check_pos(field: &str, v: f32) -> Result<()> {
     Ok(())
 }
 
+/// Checks that `xs` holds `len` finite values.
+pub fn check_vector(what: &str, xs: &[f32], len: usize) -> Result<()> {
+    if xs.len() != len {
+        return Err(BrainError::Shape {
+            what: what.to_string(),
+            expected: len,
+            got: xs.len(),
+        });
+    }
+    check_finite(what, xs)
+}
+
 /// Returns an error naming the first non-finite element of `xs`.
 pub fn check_finite(what: &str, xs: &[f32]) -> Result<()> {
     match xs.iter().position(|x| !x.is_finite()) {

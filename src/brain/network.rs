@@ -12,7 +12,7 @@ use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use super::error::{BrainError, Result, check_finite};
+use super::error::{BrainError, Result, check_vector};
 use super::inhib::InhibState;
 use super::kinase::{SynCaBins, wt_from};
 use super::layer::{Layer, LayerKind, LayerSpec};
@@ -253,14 +253,7 @@ fn burst_of<'n>(kind: &LayerKind, burst: &'n [f32], ca_p: &'n [f32]) -> &'n [f32
 
 /// Checks that `values` are `len` finite, non-negative rates.
 fn check_rates(what: &str, len: usize, values: &[f32]) -> Result<()> {
-    if values.len() != len {
-        return Err(BrainError::Shape {
-            what: what.to_string(),
-            expected: len,
-            got: values.len(),
-        });
-    }
-    check_finite(what, values)?;
+    check_vector(what, values, len)?;
     match values.iter().position(|v| *v < 0.0) {
         Some(i) => Err(BrainError::InvalidParam {
             field: format!("{what}[{i}]"),
