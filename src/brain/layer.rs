@@ -281,6 +281,12 @@ impl LayerSpec {
             self.pulv.full_drive_act,
             0.01,
             10.0,
+        )?;
+        check_range(
+            &format!("{at}.pulv.phase_decay"),
+            self.pulv.phase_decay,
+            0.0,
+            1.0,
         )
     }
 }

@@ -156,6 +156,8 @@ pub fn did_you_mean<'a>(word: &str, candidates: &[&'a str]) -> Option<&'a str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::brain::deep::DeepOpts;
+    use crate::brain::network::ThetaParams;
 
     #[test]
     fn builtin_look_around_is_valid() {
@@ -196,5 +198,54 @@ mod tests {
         assert_eq!(sc.run.physics_steps, 12);
         assert_eq!(sc.agents[0].sensors.retina.width, 16);
         assert_eq!(sc.agents[0].actions.len(), 5);
+    }
+
+    fn cortex(deep: &str) -> Result<Scenario, ScenarioErrors> {
+        let text = format!(
+            "(name: \"d\", world: (), agents: [(name: \"a\", pos: (0, 0),\n brain: Cortex(deep: {deep}))])"
+        );
+        parse(&text, "d.ron")
+    }
+
+    fn deep_of(sc: &Scenario) -> &DeepOpts {
+        match &sc.agents[0].brain {
+            BrainSpec::Cortex(c) => &c.deep,
+            other => panic!("not a cortex: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_partial_deep_block_overrides_the_agent_circuit_field_by_field() {
+        let sc = cortex("(lrate: 0.1, theta: (minus_cycles: 100, plus_cycles: 100))").unwrap();
+        let want = DeepOpts {
+            lrate: 0.1,
+            theta: ThetaParams {
+                minus_cycles: 100,
+                plus_cycles: 100,
+                ..DeepOpts::agent().theta
+            },
+            ..DeepOpts::agent()
+        };
+        assert_eq!(deep_of(&sc), &want);
+        assert_eq!(deep_of(&cortex("()").unwrap()), &DeepOpts::agent());
+        let sc = cortex("(tile_radius: None)").unwrap();
+        assert_eq!(deep_of(&sc).tile_radius, None);
+        assert_eq!(deep_of(&sc).pulv_gi, DeepOpts::agent().pulv_gi);
+    }
+
+    #[test]
+    fn a_deep_block_reports_unknown_and_agent_owned_fields() {
+        let e = cortex("(lrat: 0.1)").unwrap_err().to_string();
+        assert!(e.starts_with("d.ron:2:"), "{e}");
+        assert!(e.contains("did you mean `lrate`"), "{e}");
+        let e = cortex("(hidden_shape: (pools_y: 1, pools_x: 1, units_y: 2, units_x: 2))")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("`deep.hidden_shape` is set from the agent"),
+            "{e}"
+        );
+        let e = cortex("(lrate: \"fast\")").unwrap_err().to_string();
+        assert!(e.starts_with("d.ron:2:") && e.contains("in `deep`"), "{e}");
     }
 }

@@ -480,7 +480,10 @@ pub struct CortexSpec {
     /// Units per pool (rows, columns). Default (5, 5): 400 units in all.
     pub units: [usize; 2],
     /// Every other option of the circuit (inhibition, context, learning rates); see `DeepOpts`.
-    /// Agent defaults differ from `DeepOpts::default()` where dense images need it.
+    /// The fields given override `DeepOpts::agent()` one by one, nested blocks (`theta`)
+    /// too: `deep: (lrate: 0.1)` changes the learning rate and nothing else. Layer names and
+    /// sizes and the seed come from the agent and may not be set here.
+    #[serde(deserialize_with = "deep_over_agent")]
     pub deep: DeepOpts,
     /// Learn (false: a fixed random brain, a control). Default true.
     pub learn: bool,
@@ -499,6 +502,68 @@ impl Default for CortexSpec {
             learn: true,
             outcome_to_input: true,
         }
+    }
+}
+
+/// `DeepOpts` fields the sandbox sets from the agent (its retina, `pools`/`units`, the run's
+/// seed), refused in a scenario's `deep` block rather than silently overwritten.
+const DEEP_SET_BY_AGENT: [&str; 6] = [
+    "input",
+    "hidden",
+    "hidden_shape",
+    "action",
+    "action_units",
+    "seed",
+];
+
+/// Reads a `deep` block as a patch over `DeepOpts::agent()`. A derived `Deserialize` would
+/// fill the fields left out from `DeepOpts::default()` (the Reber circuit), so a one-field
+/// block would silently change the whole circuit.
+fn deep_over_agent<'de, D: serde::Deserializer<'de>>(d: D) -> Result<DeepOpts, D::Error> {
+    use ron::Value;
+    use serde::de::Error;
+    let given = Value::deserialize(d)?;
+    if let Value::Map(m) = &given {
+        for (k, _) in m.iter() {
+            if let Value::String(k) = k
+                && DEEP_SET_BY_AGENT.contains(&k.as_str())
+            {
+                return Err(D::Error::custom(format!(
+                    "`deep.{k}` is set from the agent (retina, `pools`, `units`, the run's \
+                     seed); leave it out"
+                )));
+            }
+        }
+    }
+    let mut merged = ron::to_string(&DeepOpts::agent())
+        .ok()
+        .and_then(|t| ron::from_str::<Value>(&t).ok())
+        .ok_or_else(|| D::Error::custom("the agent circuit's options do not serialise"))?;
+    merge_value(&mut merged, given);
+    DeepOpts::deserialize(merged).map_err(|e| match e {
+        ron::Error::NoSuchStructField {
+            expected, found, ..
+        } => D::Error::unknown_field(&found, expected),
+        e => D::Error::custom(format!("in `deep`: {e}")),
+    })
+}
+
+/// Overwrites `base` with `given`, recursing where both are maps (struct blocks); `()`, an
+/// empty block, changes nothing.
+fn merge_value(base: &mut ron::Value, given: ron::Value) {
+    match (base, given) {
+        (ron::Value::Map(_), ron::Value::Unit) => {}
+        (ron::Value::Map(b), ron::Value::Map(g)) => {
+            for (k, v) in g {
+                match b.get_mut(&k) {
+                    Some(bv) => merge_value(bv, v),
+                    None => {
+                        b.insert(k, v);
+                    }
+                }
+            }
+        }
+        (b, g) => *b = g,
     }
 }
 
