@@ -112,6 +112,18 @@ fn a_checkpoint_of_another_run_is_refused_with_its_file_name() {
     assert!(matches!(e, CheckpointError::Format { .. }), "{e}");
 }
 
+#[test]
+fn a_checkpoint_is_only_taken_between_theta_cycles() {
+    let sc = physics(1);
+    let mut a = headless_app(sc.clone(), 1, true);
+    // Not started yet: no cycle has run, so there is no state between two cycles to take.
+    let e = Checkpoint::capture(&mut a, &sc, 0.0, Vec::new())
+        .err()
+        .unwrap();
+    assert!(matches!(e, CheckpointError::Capture(_)), "{e}");
+    assert!(e.to_string().contains("between theta cycles"), "{e}");
+}
+
 fn thetabox() -> Command {
     Command::new(env!("CARGO_BIN_EXE_thetabox"))
 }

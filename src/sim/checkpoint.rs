@@ -61,6 +61,10 @@ pub enum CheckpointError {
         /// Why.
         why: String,
     },
+    /// The running App's state could not be taken (not between two theta cycles, a learner
+    /// or part of the physics that does not serialise).
+    #[error("cannot take a checkpoint: {0}")]
+    Capture(String),
     /// The checkpoint was written by another scenario, seed or length.
     #[error("{path}: {why}")]
     Mismatch {
@@ -146,6 +150,15 @@ impl Checkpoint {
     /// The state of `app`, which must stand between two theta cycles (as after
     /// [`super::runner::run_cycles`] returns or calls back).
     pub fn capture(
+        app: &mut App,
+        sc: &Scenario,
+        wall_seconds: f64,
+        metrics_csv: Vec<u8>,
+    ) -> Result<Self, CheckpointError> {
+        Self::take(app, sc, wall_seconds, metrics_csv).map_err(CheckpointError::Capture)
+    }
+
+    fn take(
         app: &mut App,
         sc: &Scenario,
         wall_seconds: f64,

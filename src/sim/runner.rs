@@ -276,10 +276,19 @@ pub fn load_brains(app: &mut App, dir: &Path) -> Result<Vec<String>, RunError> {
             source: std::io::Error::new(std::io::ErrorKind::NotFound, "no such folder"),
         });
     }
-    let cfg = app.world().resource::<super::SimConfig>().clone();
+    // The scenario is read while the brains are written: take it out of the world meanwhile.
+    app.world_mut()
+        .resource_scope(|world, cfg: Mut<super::SimConfig>| load_brains_into(world, &cfg, dir))
+}
+
+fn load_brains_into(
+    world: &mut World,
+    cfg: &super::SimConfig,
+    dir: &Path,
+) -> Result<Vec<String>, RunError> {
     let mut loaded = Vec::new();
-    let mut q = app.world_mut().query::<(&super::body::Agent, &mut Brain)>();
-    let mut items: Vec<_> = q.iter_mut(app.world_mut()).collect();
+    let mut q = world.query::<(&super::body::Agent, &mut Brain)>();
+    let mut items: Vec<_> = q.iter_mut(world).collect();
     items.sort_by_key(|(a, _)| a.index);
     for (a, mut b) in items {
         let (net_path, dec_path) = brain_files(dir, &a.name);
@@ -433,9 +442,7 @@ pub fn run(sc: &Scenario, opts: &RunOptions) -> Result<Summary, RunError> {
                 .map_err(io_err(csv))?;
             let written = std::fs::read(csv).map_err(io_err(csv))?;
             let wall = earlier_wall + started.elapsed().as_secs_f64();
-            Checkpoint::capture(app, &sc, wall, written)
-                .map_err(RunError::Brain)?
-                .save(path)?;
+            Checkpoint::capture(app, &sc, wall, written)?.save(path)?;
         }
         Ok(())
     });
