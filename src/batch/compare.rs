@@ -271,7 +271,8 @@ pub fn compare(sc: &Scenario, opts: &CompareOptions) -> Result<CompareReport, Co
     Ok(report)
 }
 
-/// The report as a table: mean ± sd over seeds.
+/// The report as a table: mean ± sd over seeds, then the cortex's prediction error as a
+/// multiple of the backprop learner's (the figure the theory's claim is judged by).
 pub fn table(r: &CompareReport) -> String {
     let mut s = format!(
         "{:<9} {:>17} {:>11} {:>12} {:>9}\n",
@@ -288,12 +289,48 @@ pub fn table(r: &CompareReport) -> String {
             row.theta_per_second
         );
     }
+    let err = |name: &str| {
+        r.rows
+            .iter()
+            .find(|row| row.learner == name)
+            .map(|row| row.pred_error_mean)
+    };
+    if let (Some(c), Some(b)) = (err("cortex"), err("backprop"))
+        && b > 0.0
+    {
+        s += &format!("pred_error cortex / backprop: {:.2}\n", c / b);
+    }
     s
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_table_ends_with_the_cortex_to_backprop_error_ratio() {
+        let row = |learner: &str, pred_error_mean: f64| CompareRow {
+            learner: learner.into(),
+            skill_mean: 0.0,
+            skill_sd: 0.0,
+            pred_error_mean,
+            correlation_mean: 0.0,
+            theta_per_second: 0.0,
+        };
+        let mut r = CompareReport {
+            scenario: "s".into(),
+            rows: vec![
+                row("cortex", 0.03),
+                row("backprop", 0.02),
+                row("copy", 0.04),
+            ],
+        };
+        let t = table(&r);
+        assert_eq!(t.lines().count(), 5, "{t}");
+        assert!(t.ends_with("pred_error cortex / backprop: 1.50\n"), "{t}");
+        r.rows.remove(1);
+        assert!(!table(&r).contains("cortex / backprop"));
+    }
 
     #[test]
     fn smoothing_is_a_trailing_mean() {
