@@ -589,6 +589,9 @@ impl Network {
             .collect();
         let max = self.layers.iter().map(Layer::len).max().unwrap_or(0);
         self.scratch = Scratch::new(max);
+        for p in &mut self.paths {
+            p.index_runs();
+        }
     }
 
     /// The specification it was built from.

@@ -181,26 +181,39 @@ pub struct Path {
     pub swt: Vec<f32>,
     /// Weight changes accumulated since the last slow adaptation.
     pub dswt: Vec<f32>,
+    /// Runs of consecutive receivers, `(first receiver, length)`, of every row of an indexed
+    /// pathway; row `s` has `runs[run_offs[s]..run_offs[s + 1]]`. Derived from `ridx` by
+    /// [`Self::index_runs`], not saved.
+    #[serde(skip)]
+    runs: Vec<(u32, u32)>,
+    #[serde(skip)]
+    run_offs: Vec<u32>,
 }
 
-/// Dot product with four independent partial sums (a fixed order, so deterministic) that the
-/// compiler can keep in vector registers.
+/// End of the run of consecutive receivers that starts at `rows[i]`.
 #[inline(always)]
-fn dot4(a: &[f32], b: &[f32]) -> f32 {
-    let mut acc = [0.0f32; 4];
-    let n = a.len().min(b.len());
+fn run_end(rows: &[u32], i: usize) -> usize {
+    let mut j = i + 1;
+    while j < rows.len() && rows[j] == rows[i] + (j - i) as u32 {
+        j += 1;
+    }
+    j
+}
+
+/// `buf[r − offset] += scale · w` for each receiver `r` of a row, a run of consecutive
+/// receivers (a pool, in topographic pathways) at a time so the adds vectorise.
+#[inline(always)]
+fn add_runs(rows: &[u32], w: &[f32], scale: f32, buf: &mut [f32], offset: usize) {
     let mut i = 0;
-    while i + 4 <= n {
-        for l in 0..4 {
-            acc[l] += a[i + l] * b[i + l];
+    while i < rows.len() {
+        let r0 = rows[i] as usize;
+        let j = run_end(rows, i);
+        let d = &mut buf[r0 - offset..r0 - offset + (j - i)];
+        for (d, w) in d.iter_mut().zip(&w[i..j]) {
+            *d += scale * w;
         }
-        i += 4;
+        i = j;
     }
-    while i < n {
-        acc[0] += a[i] * b[i];
-        i += 1;
-    }
-    (acc[0] + acc[1]) + (acc[2] + acc[3])
 }
 
 /// Soft-bounded linear-weight step and the new effective weight `SWt · 2 · Sig(LWt)`, for
@@ -357,6 +370,7 @@ impl RowJob<'_> {
         let nb = ctx.nb;
         let base = offs[s0] as usize;
         let mut credit: Vec<f32> = Vec::new();
+        let mut acc: [Vec<f32>; 4] = Default::default();
         let mut coef = vec![0.0f32; nb];
         for s in s0..s1 {
             let gs = s_start + s;
@@ -403,10 +417,41 @@ impl RowJob<'_> {
                         *x = (*x + s_tail * e) * f;
                     }
                 } else {
-                    for (x, &r) in credit.iter_mut().zip(rows) {
-                        let r = r as usize;
-                        let rb = &ctx.ca_bins[r * nb..r * nb + nb];
-                        *x = (dot4(&coef, rb) + s_tail * ctx.ca_syn[r]) * ctx.r_factor[r];
+                    // Runs of consecutive receivers (a pool, in topographic pathways) go bin
+                    // by bin over the bin-major bins, many synapses per vector instruction.
+                    // Each synapse still sums its bins in four lanes (k mod 4, a tail into
+                    // lane 0) joined as (0 + 1) + (2 + 3), the order of the per-synapse dot
+                    // product this replaced, so weights come out bit-identical.
+                    let mut i = 0;
+                    while i < rows.len() {
+                        let r0 = rows[i] as usize;
+                        let mut j = i + 1;
+                        while j < rows.len() && rows[j] as usize == r0 + (j - i) {
+                            j += 1;
+                        }
+                        let nr = j - i;
+                        for a in &mut acc {
+                            a.clear();
+                            a.resize(nr, 0.0);
+                        }
+                        let n4 = nb - nb % 4;
+                        for (k, &c) in coef.iter().enumerate() {
+                            if c != 0.0 {
+                                let lane = if k < n4 { k % 4 } else { 0 };
+                                let rt = &ctx.bins_t[k * ctx.n + r0..k * ctx.n + r0 + nr];
+                                for (x, y) in acc[lane].iter_mut().zip(rt) {
+                                    *x += c * y;
+                                }
+                            }
+                        }
+                        let re = &ctx.ca_syn[r0..r0 + nr];
+                        let rf = &ctx.r_factor[r0..r0 + nr];
+                        let [a0, a1, a2, a3] = &acc;
+                        for (q, x) in credit[i..j].iter_mut().enumerate() {
+                            let d = (a0[q] + a1[q]) + (a2[q] + a3[q]);
+                            *x = (d + s_tail * re[q]) * rf[q];
+                        }
+                        i = j;
                     }
                 }
             }
@@ -561,7 +606,30 @@ impl Path {
             wt,
             lwt,
             swt,
+            runs: Vec::new(),
+            run_offs: Vec::new(),
         })
+    }
+
+    /// Finds the runs of consecutive receivers in every row (see `runs`), which spike
+    /// propagation adds a vector at a time. Called when a network is built or loaded.
+    pub(crate) fn index_runs(&mut self) {
+        self.runs.clear();
+        self.run_offs.clear();
+        if self.dense {
+            return;
+        }
+        self.run_offs.push(0);
+        for s in 0..self.offs.len().saturating_sub(1) {
+            let rows = &self.ridx[self.offs[s] as usize..self.offs[s + 1] as usize];
+            let mut i = 0;
+            while i < rows.len() {
+                let j = run_end(rows, i);
+                self.runs.push((rows[i], (j - i) as u32));
+                i = j;
+            }
+            self.run_offs.push(self.runs.len() as u32);
+        }
     }
 
     /// Number of synapses.
@@ -594,9 +662,7 @@ impl Path {
                 *d += scale * w;
             }
         } else {
-            for (r, w) in self.ridx[a..b].iter().zip(w) {
-                buf[*r as usize] += scale * w;
-            }
+            self.add_row(s, a..b, scale, buf, 0);
         }
     }
 
@@ -610,9 +676,33 @@ impl Path {
                 *d += scale * w;
             }
         } else {
-            for (r, w) in self.ridx[a..b].iter().zip(w) {
-                buf[*r as usize - r_start] += scale * w;
+            self.add_row(s, a..b, scale, buf, r_start);
+        }
+    }
+
+    /// `buf[r − offset] += scale · Wt` over row `s` (synapses `syn`) of an indexed pathway.
+    #[inline(always)]
+    fn add_row(
+        &self,
+        s: usize,
+        syn: std::ops::Range<usize>,
+        scale: f32,
+        buf: &mut [f32],
+        offset: usize,
+    ) {
+        let w = &self.wt[syn.clone()];
+        if self.run_offs.len() != self.offs.len() {
+            // Runs not indexed (a path used outside a network): find them on the way.
+            return add_runs(&self.ridx[syn], w, scale, buf, offset);
+        }
+        let runs = &self.runs[self.run_offs[s] as usize..self.run_offs[s + 1] as usize];
+        let mut pos = 0;
+        for &(r0, len) in runs {
+            let (r0, len) = (r0 as usize - offset, len as usize);
+            for (d, w) in buf[r0..r0 + len].iter_mut().zip(&w[pos..pos + len]) {
+                *d += scale * w;
             }
+            pos += len;
         }
     }
 
@@ -720,5 +810,57 @@ impl Path {
             self.wt[k] = wt_from(swt, self.lwt[k]);
             self.dswt[k] = 0.0;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use rand::SeedableRng;
+
+    use super::*;
+
+    /// Row adds, through indexed runs or runs found on the way, equal a synapse-by-synapse loop.
+    #[test]
+    fn row_adds_match_a_synapse_loop() {
+        let shape = Shape::d4(3, 3, 2, 2);
+        let r_start = 5;
+        let naive = |p: &Path, s: usize| {
+            let mut b = vec![0.5f32; r_start + shape.len()];
+            for i in p.offs[s] as usize..p.offs[s + 1] as usize {
+                b[p.ridx[i] as usize] += 0.7 * p.wt[i];
+            }
+            b
+        };
+        for pattern in [
+            Pattern::PoolTile { radius: 1 },
+            Pattern::Random { p: 0.3 },
+            Pattern::OneToOne,
+        ] {
+            let mut rng = ChaCha8Rng::seed_from_u64(3);
+            let spec = PathSpec::new("a", "b", PathKind::Forward, pattern.clone());
+            let mut p = Path::build(spec, 0, 1, shape, shape, r_start, &mut rng).unwrap();
+            for indexed in [false, true] {
+                if indexed {
+                    p.index_runs();
+                    let synapses: u32 = p.runs.iter().map(|r| r.1).sum();
+                    assert_eq!(synapses as usize, p.len(), "{pattern:?}");
+                }
+                for s in 0..shape.len() {
+                    let want = naive(&p, s);
+                    let mut b = vec![0.5f32; r_start + shape.len()];
+                    p.send_row(s, 0.7, &mut b, r_start);
+                    assert_eq!(b, want, "{pattern:?}, indexed {indexed}");
+                    let mut l = vec![0.5f32; shape.len()];
+                    p.send_row_local(s, 0.7, &mut l, r_start);
+                    assert_eq!(l[..], want[r_start..], "{pattern:?}, indexed {indexed}");
+                }
+            }
+        }
+        // Topographic rows are pools of consecutive receivers: a few runs per row.
+        let mut rng = ChaCha8Rng::seed_from_u64(3);
+        let spec = PathSpec::new("a", "b", PathKind::Forward, Pattern::PoolTile { radius: 1 });
+        let mut p = Path::build(spec, 0, 1, shape, shape, r_start, &mut rng).unwrap();
+        p.index_runs();
+        assert!(p.runs.len() * 4 <= p.len(), "{} runs", p.runs.len());
     }
 }

@@ -1,13 +1,11 @@
-//! `Vf`: eight `f32` lanes with element-wise operators.
+//! `Vf`: [`WIDTH`] `f32` lanes with element-wise operators.
 //!
-//! Each operator is a loop over 8 lanes that the compiler turns into vector instructions for
+//! Each operator is a loop over the lanes that the compiler turns into vector instructions for
 //! whatever target features the enclosing function is compiled with (SSE2 by default, AVX2/AVX-512
 //! under `#[target_feature]`), so kernels written with it vectorise reliably without `unsafe` or
 //! platform intrinsics.
 
 use std::ops::{Add, AddAssign, Div, Mul, MulAssign, Neg, Sub, SubAssign};
-
-use super::math::fast_exp;
 
 /// Lanes per vector.
 pub const WIDTH: usize = 16;
@@ -174,10 +172,26 @@ impl Vf {
         lanewise!(self, |x| x.abs())
     }
 
-    /// Lane-wise [`fast_exp`].
+    /// Lane-wise [`fast_exp`](super::math::fast_exp), bit for bit. Written as whole-vector steps: a loop over
+    /// `fast_exp` itself is unrolled before the vectoriser sees it and came out scalar.
     #[inline(always)]
     pub fn exp(self) -> Vf {
-        lanewise!(self, |x| fast_exp(x))
+        const LOG2E: f32 = std::f32::consts::LOG2_E;
+        const MAGIC: f32 = 12_582_912.0; // 1.5 · 2^23, as in fast_exp
+        let t = self.clamp(-87.0, 88.0) * LOG2E;
+        let tm = t + MAGIC;
+        let n = tm - MAGIC;
+        let r = (t - n) * std::f32::consts::LN_2;
+        let p = 1.0
+            + r * (1.0
+                + r * (0.5
+                    + r * (1.0 / 6.0 + r * (1.0 / 24.0 + r * (1.0 / 120.0 + r * (1.0 / 720.0))))));
+        let mut scale = [0.0f32; WIDTH];
+        for l in 0..WIDTH {
+            let ni = (tm.0[l].to_bits() as i32).wrapping_sub(MAGIC.to_bits() as i32);
+            scale[l] = f32::from_bits(((ni + 127) << 23) as u32);
+        }
+        Vf(scale) * p
     }
 
     cmp!(ne, !=);
@@ -250,5 +264,21 @@ mod tests {
         assert_eq!(a.gt(0.0).select(1.0, 0.0).0[..4], [1.0, 0.0, 1.0, 0.0]);
         assert_eq!(a.ne(1.0).select(1.0, 0.0).0[..2], [0.0, 1.0]);
         assert!((Vf::splat(1.0).exp().0[0] - std::f32::consts::E).abs() < 1e-6);
+    }
+
+    #[test]
+    fn exp_is_fast_exp_bit_for_bit() {
+        use crate::brain::math::fast_exp;
+        let mut x = -100.0f32;
+        while x < 100.0 {
+            let mut v = Vf::splat(0.0);
+            for (l, a) in v.0.iter_mut().enumerate() {
+                *a = x + l as f32 * 0.0011;
+            }
+            for (a, e) in v.0.iter().zip(v.exp().0) {
+                assert_eq!(fast_exp(*a).to_bits(), e.to_bits(), "exp({a})");
+            }
+            x += 0.0173;
+        }
     }
 }
