@@ -335,22 +335,20 @@ impl KernelJob<'_> {
         while c < m_all {
             let m = LANES.min(m_all - c);
             let mut x = sl.load(c, m, self.fill);
-            let mut inp = LaneIn::default();
             let g = off + c;
-            let lanes = |v: &[f32]| {
-                let mut x = Vf::default();
-                x.0.copy_from_slice(&v[g..g + LANES]);
-                x
+            // Straight from the slices: zeroing vectors first and copying into them went
+            // through the stack and stalled on store forwarding.
+            let lanes = |v: &[f32]| Vf(v[g..g + LANES].try_into().expect("LANES values"));
+            let inp = LaneIn {
+                ge_raw: lanes(&sc.ge_raw),
+                gi_raw: lanes(&sc.gi_raw),
+                pool_gi: lanes(&sc.gi),
+                ss_gi: lanes(&sc.ss),
+                clamp_ge: lanes(&sc.clamp_ge),
+                clamped: Vf::splat(if self.clamped { 1.0 } else { 0.0 }),
+                inj: Vf::default(),
+                gabab_s: lanes(&sc.gabab_s),
             };
-            inp.ge_raw = lanes(&sc.ge_raw);
-            inp.gi_raw = lanes(&sc.gi_raw);
-            inp.pool_gi = lanes(&sc.gi);
-            inp.ss_gi = lanes(&sc.ss);
-            inp.clamp_ge = lanes(&sc.clamp_ge);
-            inp.gabab_s = lanes(&sc.gabab_s);
-            if self.clamped {
-                inp.clamped = Vf::splat(1.0);
-            }
             self.p.cycle(self.k, &mut x, &inp, self.plus, self.cut);
             sl.store(c, m, &x);
             c += m;
