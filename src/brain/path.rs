@@ -435,10 +435,7 @@ impl RowJob<'_> {
                     let mut i = 0;
                     while i < rows.len() {
                         let r0 = rows[i] as usize;
-                        let mut j = i + 1;
-                        while j < rows.len() && rows[j] as usize == r0 + (j - i) {
-                            j += 1;
-                        }
+                        let j = run_end(rows, i);
                         let nr = j - i;
                         for a in &mut acc {
                             a.clear();
