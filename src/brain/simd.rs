@@ -172,8 +172,9 @@ impl Vf {
         lanewise!(self, |x| x.abs())
     }
 
-    /// Lane-wise [`fast_exp`](super::math::fast_exp), bit for bit. Written as whole-vector steps: a loop over
-    /// `fast_exp` itself is unrolled before the vectoriser sees it and came out scalar.
+    /// Lane-wise [`fast_exp`](super::math::fast_exp), bit for bit (its steps, as whole-vector
+    /// operations: a loop over `fast_exp` itself is unrolled before the vectoriser sees it and
+    /// came out scalar).
     #[inline(always)]
     pub fn exp(self) -> Vf {
         const LOG2E: f32 = std::f32::consts::LOG2_E;
