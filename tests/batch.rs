@@ -36,7 +36,8 @@ fn files(dir: &Path) -> Vec<PathBuf> {
     let mut out = Vec::new();
     let mut stack = vec![dir.to_path_buf()];
     while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).unwrap().flatten() {
+        // A folder a running batch is still creating may not be readable yet.
+        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
             let p = e.path();
             if p.is_dir() {
                 stack.push(p);
@@ -47,6 +48,17 @@ fn files(dir: &Path) -> Vec<PathBuf> {
     }
     out.sort();
     out
+}
+
+/// Waits until a batch writing to `out` has finished its first run. Tests interrupt a batch
+/// at this point rather than after a fixed sleep: a sleep that suits today's speed lets a
+/// faster build finish the whole batch before the signal.
+fn first_run_finished(out: &Path) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    while !files(out).iter().any(|p| p.ends_with("summary.json")) {
+        assert!(std::time::Instant::now() < deadline, "no run finished");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
 }
 
 #[test]
@@ -157,7 +169,7 @@ fn kill_9_then_resume_equals_an_uninterrupted_batch() {
     };
     args(whole.path()).output().unwrap();
     let mut child = args(killed.path()).spawn().unwrap();
-    std::thread::sleep(std::time::Duration::from_millis(1200));
+    first_run_finished(killed.path());
     child.kill().unwrap(); // SIGKILL
     child.wait().unwrap();
     let o = args(killed.path()).arg("--resume").output().unwrap();
@@ -181,12 +193,12 @@ fn ctrl_c_finishes_runs_in_flight_and_leaves_no_partial_file() {
         .arg("batch")
         .args(SCENARIOS)
         .args([
-            "--seeds", "0..3", "--cycles", "60", "--jobs", "2", "--quiet", "--out",
+            "--seeds", "0..3", "--cycles", "300", "--jobs", "2", "--quiet", "--out",
         ])
         .arg(out.path())
         .spawn()
         .unwrap();
-    std::thread::sleep(std::time::Duration::from_millis(1000));
+    first_run_finished(out.path());
     let k = Command::new("kill")
         .args(["-INT", &child.id().to_string()])
         .status()
