@@ -17,7 +17,8 @@ use super::inhib::InhibState;
 use super::kinase::{SynCaBins, wt_from};
 use super::layer::{Layer, LayerKind, LayerSpec};
 use super::neuron::{
-    GabaExp, LANES, LaneIn, LaneSlices, Lanes, NeuronConsts, NeuronParams, Neurons, Shortcuts,
+    ChunkFn, GabaExp, LANES, LaneIn, LaneSlices, Lanes, NeuronConsts, NeuronParams, Neurons,
+    Shortcuts,
 };
 use super::path::{LearnCtx, Path, PathKind, PathSpec};
 use super::simd::Vf;
@@ -328,31 +329,38 @@ impl KernelJob<'_> {
     }
 
     #[inline(always)]
-    fn run_generic(&self, off: usize, mut sl: LaneSlices<'_>) {
-        let sc = self.sc;
-        let m_all = sl.len();
-        let mut c = 0;
-        while c < m_all {
-            let m = LANES.min(m_all - c);
-            let mut x = sl.load(c, m, self.fill);
-            let g = off + c;
-            // Straight from the slices: zeroing vectors first and copying into them went
-            // through the stack and stalled on store forwarding.
-            let lanes = |v: &[f32]| Vf(v[g..g + LANES].try_into().expect("LANES values"));
-            let inp = LaneIn {
-                ge_raw: lanes(&sc.ge_raw),
-                gi_raw: lanes(&sc.gi_raw),
-                pool_gi: lanes(&sc.gi),
-                ss_gi: lanes(&sc.ss),
-                clamp_ge: lanes(&sc.clamp_ge),
-                clamped: Vf::splat(if self.clamped { 1.0 } else { 0.0 }),
-                inj: Vf::default(),
-                gabab_s: lanes(&sc.gabab_s),
-            };
-            self.p.cycle(self.k, &mut x, &inp, self.plus, self.cut);
-            sl.store(c, m, &x);
-            c += m;
-        }
+    fn run_generic(&self, off: usize, sl: LaneSlices<'_>) {
+        sl.for_each_chunk(self.fill, &KernelChunk { job: self, off });
+    }
+}
+
+/// The kernel on one chunk of a [`KernelJob`]'s slices, `off` being the slices' offset in the
+/// layer (and so in the scratch buffers).
+struct KernelChunk<'a, 'b> {
+    job: &'a KernelJob<'b>,
+    off: usize,
+}
+
+impl ChunkFn for KernelChunk<'_, '_> {
+    #[inline(always)]
+    fn chunk(&self, c: usize, x: &mut Lanes) {
+        let job = self.job;
+        let sc = job.sc;
+        let g = self.off + c;
+        // Straight from the slices: zeroing vectors first and copying into them went
+        // through the stack and stalled on store forwarding.
+        let lanes = |v: &[f32]| Vf(v[g..g + LANES].try_into().expect("LANES values"));
+        let inp = LaneIn {
+            ge_raw: lanes(&sc.ge_raw),
+            gi_raw: lanes(&sc.gi_raw),
+            pool_gi: lanes(&sc.gi),
+            ss_gi: lanes(&sc.ss),
+            clamp_ge: lanes(&sc.clamp_ge),
+            clamped: Vf::splat(if job.clamped { 1.0 } else { 0.0 }),
+            inj: Vf::default(),
+            gabab_s: lanes(&sc.gabab_s),
+        };
+        job.p.cycle(job.k, x, &inp, job.plus, job.cut);
     }
 }
 

@@ -716,6 +716,14 @@ pub struct Neurons {
     pub bins: Vec<f32>,
 }
 
+/// Work on one chunk of [`LANES`] neurons, for [`LaneSlices::for_each_chunk`]. A trait rather
+/// than a closure so that `#[inline(always)]` can make sure the kernel is inlined into the
+/// caller's `#[target_feature]` build: a closure was left as a call.
+pub(crate) trait ChunkFn {
+    /// Updates the chunk at local index `i`.
+    fn chunk(&self, i: usize, x: &mut Lanes);
+}
+
 macro_rules! def_slices {
     ($($f:ident),*) => {
         /// Mutable views of the per-cycle state of a contiguous range of neurons.
@@ -735,36 +743,41 @@ macro_rules! def_slices {
                 (Self { $($f: $f.0,)* }, Self { $($f: $f.1,)* })
             }
 
-            /// Loads `len ≤ LANES` neurons from local index `i`; other lanes keep `fill`.
-            #[inline(always)]
-            pub fn load(&self, i: usize, len: usize, fill: &Lanes) -> Lanes {
-                if len == LANES {
-                    // Built field by field: copying `fill` first costs a memcpy per chunk.
-                    return Lanes {
-                        $($f: Vf(self.$f[i..i + LANES].try_into().expect("LANES values")),)*
-                    };
-                }
-                let mut x = *fill;
-                {
-                    // Element loops: a partial chunk is too short to be worth a memcpy call.
-                    $(for j in 0..len { x.$f.0[j] = self.$f[i + j]; })*
-                }
-                x
-            }
-
-            /// Stores the first `len` lanes back at local index `i`.
-            #[inline(always)]
-            pub fn store(&mut self, i: usize, len: usize, x: &Lanes) {
-                if len == LANES {
-                    $(self.$f[i..i + LANES].copy_from_slice(&x.$f.0);)*
-                } else {
-                    $(for j in 0..len { self.$f[i + j] = x.$f.0[j]; })*
-                }
-            }
-
             /// Number of neurons viewed.
             pub fn len(&self) -> usize {
                 self.vm.len()
+            }
+
+            /// Runs `f.chunk(i, lanes)` on every chunk of up to [`LANES`] neurons (local index `i`),
+            /// loading each chunk and storing it back; lanes past the end of a short last
+            /// chunk start as `fill` and are dropped.
+            ///
+            /// The slices are taken apart into locals cut to one length first: read through
+            /// `self` inside the loop, every slice's pointer and length had to be reloaded
+            /// and bounds-checked after each store (a store to an `f32` might have changed
+            /// them, as far as the compiler knew), which cost as much as the arithmetic.
+            #[inline(always)]
+            pub fn for_each_chunk(self, fill: &Lanes, f: &impl ChunkFn) {
+                let n = self.vm.len();
+                $(let $f = &mut self.$f[..n];)*
+                let full = n - n % LANES;
+                let mut i = 0;
+                while i < full {
+                    let mut x = Lanes {
+                        $($f: Vf($f[i..i + LANES].try_into().expect("LANES values")),)*
+                    };
+                    f.chunk(i, &mut x);
+                    $($f[i..i + LANES].copy_from_slice(&x.$f.0);)*
+                    i += LANES;
+                }
+                if i < n {
+                    let len = n - i;
+                    let mut x = *fill;
+                    // Element loops: a partial chunk is too short to be worth a memcpy call.
+                    $(for j in 0..len { x.$f.0[j] = $f[i + j]; })*
+                    f.chunk(i, &mut x);
+                    $(for j in 0..len { $f[i + j] = x.$f.0[j]; })*
+                }
             }
         }
 
