@@ -221,7 +221,7 @@ pub fn wt_from(swt: f32, lwt: f32) -> f32 {
 }
 
 /// The linear weight that gives effective weight `wt` on structural weight `swt`.
-#[inline]
+#[inline(always)]
 pub fn lwt_from(wt: f32, swt: f32) -> f32 {
     sig6_inv((wt / (2.0 * swt)).clamp(0.0, 1.0))
 }
