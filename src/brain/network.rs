@@ -1054,15 +1054,21 @@ impl Network {
             *b += c * bin_w;
         }
         let l = &mut self.layers[li];
-        l.pool_spikes.iter_mut().for_each(|c| *c = 0);
         let sp = &mut self.spiked[li];
+        // Branch-free: every index is written and only a spiking one is kept, as a branch on
+        // spikes that come at random is mispredicted about as often as it is taken.
         sp.clear();
-        for k in 0..len {
-            if n.spike[start + k] > 0.0 {
-                sp.push(k as u32);
-                l.pool_spikes[k / ps] += 1;
+        sp.resize(len, 0);
+        let mut c = 0;
+        for (pool, spikes) in n.spike[start..start + len].chunks(ps).enumerate() {
+            let c0 = c;
+            for (k, &x) in (pool * ps..).zip(spikes) {
+                sp[c] = k as u32;
+                c += usize::from(x > 0.0);
             }
+            l.pool_spikes[pool] = (c - c0) as u32;
         }
+        sp.truncate(c);
         self.spike_counts[li] += sp.len() as u64;
         let r = start..start + len;
         if is_super && plus {

@@ -286,6 +286,9 @@ fn update_row_generic(
 struct RowJob<'a> {
     offs: &'a [u32],
     ridx: &'a [u32],
+    /// The pathway's indexed runs and their row offsets; empty when not indexed.
+    runs: &'a [(u32, u32)],
+    run_offs: &'a [u32],
     dense: bool,
     ctxt: bool,
     lrate: f32,
@@ -432,11 +435,20 @@ impl RowJob<'_> {
                     // Each synapse still sums its bins in four lanes (k mod 4, a tail into
                     // lane 0) joined as (0 + 1) + (2 + 3), the order of the per-synapse dot
                     // product this replaced, so weights come out bit-identical.
+                    let row_runs = if self.run_offs.len() == offs.len() {
+                        &self.runs[self.run_offs[s] as usize..self.run_offs[s + 1] as usize]
+                    } else {
+                        &[]
+                    };
                     let mut i = 0;
+                    let mut next_run = row_runs.iter();
                     while i < rows.len() {
-                        let r0 = rows[i] as usize;
-                        let j = run_end(rows, i);
-                        let nr = j - i;
+                        let (r0, nr) = match next_run.next() {
+                            Some(&(r0, len)) => (r0 as usize, len as usize),
+                            // Runs not indexed (a path used outside a network): found here.
+                            None => (rows[i] as usize, run_end(rows, i) - i),
+                        };
+                        let j = i + nr;
                         for a in &mut acc {
                             a.clear();
                             a.resize(nr, 0.0);
@@ -774,6 +786,8 @@ impl Path {
         let rows = RowJob {
             offs,
             ridx,
+            runs: &self.runs,
+            run_offs: &self.run_offs,
             dense,
             ctxt,
             lrate,
