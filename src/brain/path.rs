@@ -822,14 +822,15 @@ impl Path {
             sum[r as usize] += d;
             cnt[r as usize] += 1;
         }
-        for (m, &c) in sum.iter_mut().zip(&cnt) {
+        let mut mean = sum;
+        for (m, &c) in mean.iter_mut().zip(&cnt) {
             if c > 0 {
                 *m /= c as f32;
             }
         }
         // The gather on its own: indexed, the loop below would not vectorise.
         for (d, &r) in self.dswt.iter_mut().zip(&self.ridx) {
-            *d -= sum[r as usize];
+            *d -= mean[r as usize];
         }
         let job = SwtJob { p };
         let (swt, lwt, wt) = (&mut self.swt[..], &mut self.lwt[..], &mut self.wt[..]);
