@@ -200,6 +200,18 @@ fn run_end(rows: &[u32], i: usize) -> usize {
     j
 }
 
+/// Row `s`'s runs of consecutive receivers (see `Path::runs`), or `None` when the pathway's runs
+/// are not indexed (a path used outside a network): callers then find them with [`run_end`].
+#[inline(always)]
+fn row_runs<'a>(
+    runs: &'a [(u32, u32)],
+    run_offs: &[u32],
+    offs: &[u32],
+    s: usize,
+) -> Option<&'a [(u32, u32)]> {
+    (run_offs.len() == offs.len()).then(|| &runs[run_offs[s] as usize..run_offs[s + 1] as usize])
+}
+
 /// `buf[r − offset] += scale · w` for each receiver `r` of a row, a run of consecutive
 /// receivers (a pool, in topographic pathways) at a time so the adds vectorise.
 #[inline(always)]
@@ -435,13 +447,9 @@ impl RowJob<'_> {
                     // Each synapse still sums its bins in four lanes (k mod 4, a tail into
                     // lane 0) joined as (0 + 1) + (2 + 3), the order of the per-synapse dot
                     // product this replaced, so weights come out bit-identical.
-                    let row_runs = if self.run_offs.len() == offs.len() {
-                        &self.runs[self.run_offs[s] as usize..self.run_offs[s + 1] as usize]
-                    } else {
-                        &[]
-                    };
+                    let indexed = row_runs(self.runs, self.run_offs, offs, s);
                     let mut i = 0;
-                    let mut next_run = row_runs.iter();
+                    let mut next_run = indexed.unwrap_or_default().iter();
                     while i < rows.len() {
                         let (r0, nr) = match next_run.next() {
                             Some(&(r0, len)) => (r0 as usize, len as usize),
@@ -710,11 +718,9 @@ impl Path {
         offset: usize,
     ) {
         let w = &self.wt[syn.clone()];
-        if self.run_offs.len() != self.offs.len() {
-            // Runs not indexed (a path used outside a network): find them on the way.
+        let Some(runs) = row_runs(&self.runs, &self.run_offs, &self.offs, s) else {
             return add_runs(&self.ridx[syn], w, scale, buf, offset);
-        }
-        let runs = &self.runs[self.run_offs[s] as usize..self.run_offs[s + 1] as usize];
+        };
         let mut pos = 0;
         for &(r0, len) in runs {
             let (r0, len) = (r0 as usize - offset, len as usize);
