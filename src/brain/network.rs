@@ -21,7 +21,7 @@ use super::neuron::{
     Shortcuts,
 };
 use super::path::{LearnCtx, Path, PathKind, PathSpec};
-use super::simd::Vf;
+use super::simd::{Vf, widest_vectors};
 
 /// Timing of the theta cycle.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -289,43 +289,10 @@ struct KernelJob<'a> {
 }
 
 impl KernelJob<'_> {
-    /// Runs the kernel on `sl` (layer-local offset `off`), with the widest vector instructions
-    /// this processor has. Every variant computes the same IEEE operations in the same order
-    /// (Rust never fuses multiply–adds on its own), so results are bit-identical across them.
-    fn run(&self, off: usize, sl: LaneSlices<'_>) {
-        #[cfg(target_arch = "x86_64")]
-        if std::arch::is_x86_feature_detected!("avx512f") {
-            // SAFETY: the processor supports AVX-512F (checked just above), the only
-            // requirement of calling a function compiled with that target feature.
-            #[allow(unsafe_code)]
-            unsafe {
-                self.run_avx512(off, sl)
-            };
-            return;
-        }
-        #[cfg(target_arch = "x86_64")]
-        if std::arch::is_x86_feature_detected!("avx2") {
-            // SAFETY: the processor supports AVX2 (checked just above), the only requirement
-            // of calling a function compiled with that target feature.
-            #[allow(unsafe_code)]
-            unsafe {
-                self.run_avx2(off, sl)
-            };
-            return;
-        }
-        self.run_generic(off, sl);
-    }
-
-    #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx2")]
-    fn run_avx2(&self, off: usize, sl: LaneSlices<'_>) {
-        self.run_generic(off, sl);
-    }
-
-    #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx512f")]
-    fn run_avx512(&self, off: usize, sl: LaneSlices<'_>) {
-        self.run_generic(off, sl);
+    widest_vectors! {
+        /// Runs the kernel on `sl` (layer-local offset `off`), with the widest vector
+        /// instructions this processor has; every build gives bit-identical results.
+        fn run(&self, off: usize, sl: LaneSlices<'_>) = run_generic, run_avx512, run_avx2;
     }
 
     #[inline(always)]
@@ -1319,12 +1286,16 @@ impl Network {
 mod tests {
     use super::*;
 
-    /// The AVX2 build of the kernel must compute exactly what the portable build does, or runs
-    /// would differ between machines.
+    /// The AVX2 and AVX-512 builds of the kernel must compute exactly what the portable build
+    /// does, or runs would differ between machines.
     #[test]
     #[cfg(target_arch = "x86_64")]
-    fn avx2_and_portable_kernels_are_bit_identical() {
-        if !std::arch::is_x86_feature_detected!("avx2") {
+    fn vector_builds_and_portable_kernel_are_bit_identical() {
+        let (avx2, avx512) = (
+            std::arch::is_x86_feature_detected!("avx2"),
+            std::arch::is_x86_feature_detected!("avx512f"),
+        );
+        if !avx2 {
             return;
         }
         let p = NeuronParams::default();
@@ -1339,6 +1310,7 @@ mod tests {
             sc.ss[i] = 0.05;
         }
         let mut b = a.clone();
+        let mut c = a.clone();
         let fill = Lanes::rest(&p);
         for cycle in 0..300 {
             let job = KernelJob {
@@ -1356,6 +1328,13 @@ mod tests {
             unsafe {
                 job.run_avx2(0, LaneSlices::of(&mut b, 0..n))
             };
+            if avx512 {
+                // SAFETY: AVX-512F was detected above.
+                #[allow(unsafe_code)]
+                unsafe {
+                    job.run_avx512(0, LaneSlices::of(&mut c, 0..n))
+                };
+            }
         }
         assert!(
             a.spike.iter().chain(&a.ca_p).any(|x| *x > 0.0),
@@ -1368,6 +1347,11 @@ mod tests {
             (&a.act, &b.act),
         ] {
             assert!(x.iter().zip(y).all(|(u, v)| u.to_bits() == v.to_bits()));
+        }
+        if avx512 {
+            for (x, y) in [(&a.vm, &c.vm), (&a.ca_p, &c.ca_p), (&a.lca_d, &c.lca_d)] {
+                assert!(x.iter().zip(y).all(|(u, v)| u.to_bits() == v.to_bits()));
+            }
         }
     }
 }

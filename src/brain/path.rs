@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use super::error::{BrainError, Result, check_range};
 use super::kinase::{SwtParams, SynCaBins, lwt_from, wt_from};
 use super::layer::Shape;
-use super::simd::{Vf, WIDTH};
+use super::simd::{Vf, WIDTH, widest_vectors};
 
 /// What a pathway carries.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -311,64 +311,18 @@ struct RowJob<'a> {
 }
 
 impl RowJob<'_> {
-    /// Runs with the widest vector instructions available; all variants give identical results.
-    fn run(
-        &self,
-        s0: usize,
-        s1: usize,
-        wt: &mut [f32],
-        lwt: &mut [f32],
-        swt: &mut [f32],
-        dswt: &mut [f32],
-    ) {
-        #[cfg(target_arch = "x86_64")]
-        if std::arch::is_x86_feature_detected!("avx512f") {
-            // SAFETY: AVX-512F is present (checked just above), the only requirement of calling
-            // a function compiled with that target feature.
-            #[allow(unsafe_code)]
-            unsafe {
-                self.run_avx512(s0, s1, wt, lwt, swt, dswt)
-            };
-            return;
-        }
-        #[cfg(target_arch = "x86_64")]
-        if std::arch::is_x86_feature_detected!("avx2") {
-            // SAFETY: as above, for AVX2.
-            #[allow(unsafe_code)]
-            unsafe {
-                self.run_avx2(s0, s1, wt, lwt, swt, dswt)
-            };
-            return;
-        }
-        self.run_generic(s0, s1, wt, lwt, swt, dswt);
-    }
-
-    #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx512f")]
-    fn run_avx512(
-        &self,
-        s0: usize,
-        s1: usize,
-        wt: &mut [f32],
-        lwt: &mut [f32],
-        swt: &mut [f32],
-        dswt: &mut [f32],
-    ) {
-        self.run_generic(s0, s1, wt, lwt, swt, dswt);
-    }
-
-    #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx2")]
-    fn run_avx2(
-        &self,
-        s0: usize,
-        s1: usize,
-        wt: &mut [f32],
-        lwt: &mut [f32],
-        swt: &mut [f32],
-        dswt: &mut [f32],
-    ) {
-        self.run_generic(s0, s1, wt, lwt, swt, dswt);
+    widest_vectors! {
+        /// Runs with the widest vector instructions available; all builds give identical
+        /// results.
+        fn run(
+            &self,
+            s0: usize,
+            s1: usize,
+            wt: &mut [f32],
+            lwt: &mut [f32],
+            swt: &mut [f32],
+            dswt: &mut [f32],
+        ) = run_generic, run_avx512, run_avx2;
     }
 
     #[inline(always)]
@@ -840,17 +794,7 @@ impl Path {
         }
         let job = SwtJob { p };
         let (swt, lwt, wt) = (&mut self.swt[..], &mut self.lwt[..], &mut self.wt[..]);
-        #[cfg(target_arch = "x86_64")]
-        if std::arch::is_x86_feature_detected!("avx512f") {
-            // SAFETY: the processor supports AVX-512F (checked just above), the only
-            // requirement of calling a function compiled with that target feature.
-            #[allow(unsafe_code)]
-            unsafe {
-                job.run_avx512(swt, lwt, wt, &mut self.dswt)
-            };
-            return;
-        }
-        job.run_generic(swt, lwt, wt, &mut self.dswt);
+        job.run(swt, lwt, wt, &mut self.dswt);
     }
 }
 
@@ -862,10 +806,11 @@ struct SwtJob<'a> {
 }
 
 impl SwtJob<'_> {
-    #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx512f")]
-    fn run_avx512(&self, swt: &mut [f32], lwt: &mut [f32], wt: &mut [f32], dswt: &mut [f32]) {
-        self.run_generic(swt, lwt, wt, dswt);
+    widest_vectors! {
+        /// Runs with the widest vector instructions available; all builds give identical
+        /// results.
+        fn run(&self, swt: &mut [f32], lwt: &mut [f32], wt: &mut [f32], dswt: &mut [f32])
+            = run_generic, run_avx512, run_avx2;
     }
 
     /// A plain loop, branch-free ([`lwt_from`] and [`wt_from`] included) so that it
@@ -916,6 +861,59 @@ mod tests {
                 assert_eq!(one.2.to_bits(), nds.0[k].to_bits());
             }
         }
+    }
+
+    /// The SWt step's AVX2 and AVX-512 builds compute exactly what the portable build does.
+    #[test]
+    #[cfg(target_arch = "x86_64")]
+    fn swt_builds_are_bit_identical() {
+        let mut rng = ChaCha8Rng::seed_from_u64(4);
+        let p = SwtParams::default();
+        let n = 3 * WIDTH + 7;
+        let mut swt: Vec<f32> = (0..n).map(|_| rng.random_range(p.lo..=p.hi)).collect();
+        swt[0] = p.lo;
+        swt[1] = p.hi;
+        let mut wt: Vec<f32> = (0..n).map(|_| rng.random_range(0.0f32..1.0)).collect();
+        wt[2] = 0.0;
+        let lwt: Vec<f32> = (0..n).map(|_| rng.random_range(0.0f32..1.0)).collect();
+        let dswt: Vec<f32> = (0..n).map(|_| rng.random_range(-0.5f32..0.5)).collect();
+        let job = SwtJob { p: &p };
+        let mut want = (swt.clone(), lwt.clone(), wt.clone(), dswt.clone());
+        job.run_generic(&mut want.0, &mut want.1, &mut want.2, &mut want.3);
+        let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+        assert_ne!(bits(&want.0), bits(&swt), "the step moved SWt");
+        let input = (swt.clone(), lwt.clone(), wt.clone(), dswt.clone());
+        let mut builds = Vec::new();
+        if std::arch::is_x86_feature_detected!("avx2") {
+            let mut x = input.clone();
+            // SAFETY: AVX2 was detected just above.
+            #[allow(unsafe_code)]
+            unsafe {
+                job.run_avx2(&mut x.0, &mut x.1, &mut x.2, &mut x.3)
+            };
+            builds.push(("avx2", x));
+        }
+        if std::arch::is_x86_feature_detected!("avx512f") {
+            let mut x = input;
+            // SAFETY: AVX-512F was detected just above.
+            #[allow(unsafe_code)]
+            unsafe {
+                job.run_avx512(&mut x.0, &mut x.1, &mut x.2, &mut x.3)
+            };
+            builds.push(("avx512f", x));
+        }
+        for (feature, (s, l, w, d)) in &builds {
+            for (got, want) in [(s, &want.0), (l, &want.1), (w, &want.2), (d, &want.3)] {
+                assert_eq!(bits(got), bits(want), "{feature}");
+            }
+        }
+        assert!(
+            want.0
+                .iter()
+                .chain(&want.1)
+                .chain(&want.2)
+                .all(|x| x.is_finite())
+        );
     }
 
     /// Row adds, through indexed runs or runs found on the way, equal a synapse-by-synapse loop.

@@ -26,6 +26,58 @@ impl Default for Vf {
 #[repr(transparent)]
 pub struct Vm(pub [bool; WIDTH]);
 
+/// Defines a method `$name` that runs `$generic` (an `#[inline(always)]` method written with
+/// [`Vf`] or plain slice loops) compiled for the widest vectors the processor has: AVX-512F,
+/// AVX2, or the target's baseline. It also defines the two `#[target_feature]` builds,
+/// `$avx512` and `$avx2`, which tests call directly to compare them with `$generic`.
+///
+/// Every build computes the same IEEE operations in the same order (Rust never fuses
+/// multiply–adds on its own), so results are bit-identical across machines.
+macro_rules! widest_vectors {
+    (
+        $(#[$meta:meta])*
+        fn $name:ident(&self $(, $arg:ident: $ty:ty)* $(,)?)
+            = $generic:ident, $avx512:ident, $avx2:ident;
+    ) => {
+        $(#[$meta])*
+        fn $name(&self $(, $arg: $ty)*) {
+            #[cfg(target_arch = "x86_64")]
+            if std::arch::is_x86_feature_detected!("avx512f") {
+                // SAFETY: the processor supports AVX-512F (checked just above), the only
+                // requirement of calling a function compiled with that target feature.
+                #[allow(unsafe_code)]
+                unsafe {
+                    self.$avx512($($arg),*)
+                };
+                return;
+            }
+            #[cfg(target_arch = "x86_64")]
+            if std::arch::is_x86_feature_detected!("avx2") {
+                // SAFETY: as above, for AVX2.
+                #[allow(unsafe_code)]
+                unsafe {
+                    self.$avx2($($arg),*)
+                };
+                return;
+            }
+            self.$generic($($arg),*);
+        }
+
+        #[cfg(target_arch = "x86_64")]
+        #[target_feature(enable = "avx512f")]
+        fn $avx512(&self $(, $arg: $ty)*) {
+            self.$generic($($arg),*);
+        }
+
+        #[cfg(target_arch = "x86_64")]
+        #[target_feature(enable = "avx2")]
+        fn $avx2(&self $(, $arg: $ty)*) {
+            self.$generic($($arg),*);
+        }
+    };
+}
+pub(crate) use widest_vectors;
+
 macro_rules! lanewise {
     ($a:expr, |$x:ident| $e:expr) => {{
         let a = $a;
