@@ -349,7 +349,6 @@ impl RowJob<'_> {
         let nb = ctx.nb;
         let base = offs[s0] as usize;
         let mut credit: Vec<f32> = Vec::new();
-        let mut acc: [Vec<f32>; 4] = Default::default();
         let mut coef = vec![0.0f32; nb];
         for s in s0..s1 {
             let gs = s_start + s;
@@ -379,22 +378,10 @@ impl RowJob<'_> {
                 }
                 let s_tail = w_tail * ctx.ca_syn[gs];
                 if dense {
-                    // The whole row at once: bin-major receiver bins, contiguous.
+                    // The whole row at once: bin-major receiver bins, contiguous; one sum per
+                    // synapse over the bins in order.
                     let r0 = rows[0] as usize;
-                    let nr = b - a;
-                    for (k, &c) in coef.iter().enumerate() {
-                        if c != 0.0 {
-                            let rt = &ctx.bins_t[k * ctx.n + r0..k * ctx.n + r0 + nr];
-                            for (x, y) in credit.iter_mut().zip(rt) {
-                                *x += c * y;
-                            }
-                        }
-                    }
-                    let re = &ctx.ca_syn[r0..r0 + nr];
-                    let rf = &ctx.r_factor[r0..r0 + nr];
-                    for ((x, e), f) in credit.iter_mut().zip(re).zip(rf) {
-                        *x = (*x + s_tail * e) * f;
-                    }
+                    row_credit(&coef, ctx, r0, s_tail, &mut credit, false);
                 } else {
                     // Runs of consecutive receivers (a pool, in topographic pathways) go bin
                     // by bin over the bin-major bins, many synapses per vector instruction.
@@ -411,27 +398,7 @@ impl RowJob<'_> {
                             None => (rows[i] as usize, run_end(rows, i) - i),
                         };
                         let j = i + nr;
-                        for a in &mut acc {
-                            a.clear();
-                            a.resize(nr, 0.0);
-                        }
-                        let n4 = nb - nb % 4;
-                        for (k, &c) in coef.iter().enumerate() {
-                            if c != 0.0 {
-                                let lane = if k < n4 { k % 4 } else { 0 };
-                                let rt = &ctx.bins_t[k * ctx.n + r0..k * ctx.n + r0 + nr];
-                                for (x, y) in acc[lane].iter_mut().zip(rt) {
-                                    *x += c * y;
-                                }
-                            }
-                        }
-                        let re = &ctx.ca_syn[r0..r0 + nr];
-                        let rf = &ctx.r_factor[r0..r0 + nr];
-                        let [a0, a1, a2, a3] = &acc;
-                        for (q, x) in credit[i..j].iter_mut().enumerate() {
-                            let d = (a0[q] + a1[q]) + (a2[q] + a3[q]);
-                            *x = (d + s_tail * re[q]) * rf[q];
-                        }
+                        row_credit(&coef, ctx, r0, s_tail, &mut credit[i..j], true);
                         i = j;
                     }
                 }
@@ -445,6 +412,77 @@ impl RowJob<'_> {
                 &mut dswt[row],
             );
         }
+    }
+}
+
+/// Credit of consecutive receivers `r0..r0 + credit.len()` from one sender: per receiver, the
+/// sum over bins of `coef[k] · bin k`, then `(sum + s_tail · CaSyn) · r_factor`. With
+/// `four_lanes` each synapse sums its bins in four lanes (k mod 4; bins past the last multiple
+/// of 4 into lane 0) joined as (0 + 1) + (2 + 3), else in one lane in bin order: the orders of
+/// the loops this replaced, so weights stay bit-identical. Those loops skipped bins whose
+/// coefficient is 0; adding their ±0 changes nothing, as bins are finite and a sum that starts
+/// at +0 never becomes −0, so this adds them rather than branch.
+///
+/// Sixteen receivers at a time with the sums in registers: summing whole runs bin by bin
+/// through memory made each add wait for the previous bin's store.
+#[inline(always)]
+fn row_credit(
+    coef: &[f32],
+    ctx: &LearnCtx<'_>,
+    r0: usize,
+    s_tail: f32,
+    credit: &mut [f32],
+    four_lanes: bool,
+) {
+    let nr = credit.len();
+    let nb = coef.len();
+    let n4 = if four_lanes { nb - nb % 4 } else { 0 };
+    // A short last chunk still loads whole vectors where the buffer allows: the lanes past
+    // the run hold other neurons' bins, computed on and dropped.
+    let len = ctx.bins_t.len();
+    let load = |at: usize, m: usize| {
+        if at + WIDTH <= len {
+            Vf(ctx.bins_t[at..at + WIDTH].try_into().expect("WIDTH values"))
+        } else {
+            let mut v = Vf::splat(0.0);
+            for (x, y) in v.0.iter_mut().zip(&ctx.bins_t[at..at + m]) {
+                *x = *y;
+            }
+            v
+        }
+    };
+    let mut q = 0;
+    while q < nr {
+        let m = (nr - q).min(WIDTH);
+        let at = r0 + q;
+        let mut acc = [Vf::splat(0.0); 4];
+        let mut k = 0;
+        while k < n4 {
+            for (lane, a) in acc.iter_mut().enumerate() {
+                *a += Vf::splat(coef[k + lane]) * load((k + lane) * ctx.n + at, m);
+            }
+            k += 4;
+        }
+        while k < nb {
+            acc[0] += Vf::splat(coef[k]) * load(k * ctx.n + at, m);
+            k += 1;
+        }
+        let d = if four_lanes {
+            (acc[0] + acc[1]) + (acc[2] + acc[3])
+        } else {
+            acc[0]
+        };
+        let (re, rf) = (&ctx.ca_syn[at..at + m], &ctx.r_factor[at..at + m]);
+        if m == WIDTH {
+            let re = Vf(re.try_into().expect("WIDTH values"));
+            let rf = Vf(rf.try_into().expect("WIDTH values"));
+            credit[q..q + WIDTH].copy_from_slice(&((d + re * s_tail) * rf).0);
+        } else {
+            for t in 0..m {
+                credit[q + t] = (d.0[t] + s_tail * re[t]) * rf[t];
+            }
+        }
+        q += m;
     }
 }
 
@@ -914,6 +952,71 @@ mod tests {
                 .chain(&want.2)
                 .all(|x| x.is_finite())
         );
+    }
+
+    /// `row_credit` sums each synapse's bins in the documented order (four lanes or one), for
+    /// runs of every length from one receiver to several vectors, ending anywhere in the
+    /// buffer (the last neuron included, where whole-vector loads do not fit).
+    #[test]
+    fn row_credit_matches_a_synapse_by_synapse_sum() {
+        use crate::brain::kinase::CaParams;
+        let mut rng = ChaCha8Rng::seed_from_u64(11);
+        let (n, nb) = (45, 20);
+        let bins = SynCaBins::fit(150, 50, 10, &CaParams::default());
+        let bins_t: Vec<f32> = (0..n * nb)
+            .map(|_| match rng.random_range(0..4) {
+                0 => 0.0,
+                _ => rng.random_range(0.0f32..2.0),
+            })
+            .collect();
+        let ca_syn: Vec<f32> = (0..n).map(|_| rng.random_range(0.0f32..1.0)).collect();
+        let r_factor: Vec<f32> = (0..n).map(|_| rng.random_range(-1.0f32..1.0)).collect();
+        let ctx = LearnCtx {
+            bins: &bins,
+            nb,
+            ca_bins: &[],
+            bins_t: &bins_t,
+            n,
+            ca_syn: &ca_syn,
+            r_factor: &r_factor,
+            r_err: &[],
+            burst_prv: &[],
+            active: &[],
+            target: false,
+        };
+        let mut coef: Vec<f32> = (0..nb).map(|_| rng.random_range(-1.0f32..1.0)).collect();
+        coef[3] = 0.0;
+        let s_tail = 0.3;
+        for four_lanes in [false, true] {
+            for (r0, nr) in [
+                (0, 1),
+                (2, 25),
+                (5, 16),
+                (9, 33),
+                (n - 7, 7),
+                (n - 1, 1),
+                (0, n),
+            ] {
+                let mut got = vec![f32::NAN; nr];
+                row_credit(&coef, &ctx, r0, s_tail, &mut got, four_lanes);
+                for (q, g) in got.iter().enumerate() {
+                    let r = r0 + q;
+                    let mut lanes = [0.0f32; 4];
+                    let n4 = if four_lanes { nb - nb % 4 } else { 0 };
+                    for (k, &c) in coef.iter().enumerate() {
+                        let lane = if k < n4 { k % 4 } else { 0 };
+                        lanes[lane] += c * bins_t[k * n + r];
+                    }
+                    let d = if four_lanes {
+                        (lanes[0] + lanes[1]) + (lanes[2] + lanes[3])
+                    } else {
+                        lanes[0]
+                    };
+                    let want = (d + s_tail * ca_syn[r]) * r_factor[r];
+                    assert_eq!(g.to_bits(), want.to_bits(), "r0 {r0} nr {nr} q {q}");
+                }
+            }
+        }
     }
 
     /// Row adds, through indexed runs or runs found on the way, equal a synapse-by-synapse loop.
