@@ -464,6 +464,7 @@ fn run(a: RunArgs) -> Result<ExitCode> {
                 ag.name, ag.pred_error, ag.baseline_error, ag.skill, ag.correlation
             );
         }
+        print_by_action(&sc, &s, &a.out);
         for e in &s.expectations {
             println!(
                 "{} {} (value {:.4}, threshold {})",
@@ -479,6 +480,35 @@ fn run(a: RunArgs) -> Result<ExitCode> {
     } else {
         ExitCode::from(1)
     })
+}
+
+/// The final window split by action: where each agent's error comes from (turning, walking,
+/// staying), read back from the run's metrics.csv. A file that cannot be read costs only this
+/// table, never the run's result.
+fn print_by_action(
+    sc: &thetabox::scenario::Scenario,
+    s: &thetabox::sim::runner::Summary,
+    out: &std::path::Path,
+) {
+    let path = out.join("metrics.csv");
+    let from = thetabox::sim::runner::window_start(sc, s.theta_cycles);
+    match thetabox::sim::metrics::by_action(&path, from) {
+        Ok(rows) => {
+            println!("final window by action:");
+            println!(
+                "{:<16} {:<10} {:>6} {:>10} {:>10} {:>8}",
+                "agent", "action", "cycles", "pred_err", "copy_err", "skill"
+            );
+            for w in rows {
+                let skill = w.skill().map_or("-".to_string(), |k| format!("{k:.3}"));
+                println!(
+                    "{:<16} {:<10} {:>6} {:>10.5} {:>10.5} {:>8}",
+                    w.agent, w.action, w.cycles, w.pred_error, w.baseline_error, skill
+                );
+            }
+        }
+        Err(e) => eprintln!("(no per-action table: {}: {e})", path.display()),
+    }
 }
 
 fn check(a: CheckArgs) -> Result<ExitCode> {

@@ -131,6 +131,20 @@ fn run_writes_summary_and_reports_expectations_in_the_exit_code() {
     );
     let stdout = String::from_utf8_lossy(&o.stdout);
     assert!(stdout.contains("PASS a: pred_error <= 1"), "{stdout}");
+    // The final window (here the last of 10 cycles) split by action, from metrics.csv.
+    let lines: Vec<&str> = stdout.lines().collect();
+    let at = lines
+        .iter()
+        .position(|l| *l == "final window by action:")
+        .unwrap_or_else(|| panic!("no per-action table: {stdout}"));
+    let row: Vec<&str> = lines[at + 2].split_whitespace().collect();
+    assert_eq!(row[0], "a", "{stdout}");
+    assert!(
+        ["TurnLeft", "TurnRight", "Forward", "Stay"].contains(&row[1]),
+        "{stdout}"
+    );
+    assert_eq!(row[2], "1", "one cycle in the window: {stdout}");
+    assert!(lines[at + 3].starts_with("PASS"), "one row: {stdout}");
     let s: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
     assert_eq!(s["scenario"], "tiny");

@@ -262,6 +262,106 @@ impl Window {
     }
 }
 
+/// One agent's final-window errors over the cycles in which it took one action: where its
+/// error comes from. (With `Stay`, copying the last frame is exact, so those cycles measure
+/// only how well the learner reproduces what it sees.)
+#[derive(Clone, Debug, PartialEq)]
+pub struct ActionWindow {
+    /// Agent name.
+    pub agent: String,
+    /// Action taken.
+    pub action: String,
+    /// Theta cycles.
+    pub cycles: usize,
+    /// Mean prediction error.
+    pub pred_error: f64,
+    /// Mean copy-last-frame error.
+    pub baseline_error: f64,
+}
+
+impl ActionWindow {
+    /// `1 − Σ pred / Σ baseline`; none where copying was exact on every cycle.
+    pub fn skill(&self) -> Option<f64> {
+        (self.baseline_error > 0.0).then(|| 1.0 - self.pred_error / self.baseline_error)
+    }
+}
+
+/// The columns of `metrics.csv` that [`by_action`] reads.
+#[derive(Deserialize)]
+struct ActionRow {
+    cycle: u64,
+    agent: String,
+    pred_error: f64,
+    baseline_error: f64,
+    action: String,
+}
+
+/// Splits the rows of cycles `from..` by agent and action, agents and actions in the order
+/// they first appear.
+pub fn split_by_action<'a>(
+    rows: impl IntoIterator<Item = (u64, &'a str, &'a str, f64, f64)>,
+    from: u64,
+) -> Vec<ActionWindow> {
+    let mut out: Vec<ActionWindow> = Vec::new();
+    for (cycle, agent, action, p, b) in rows {
+        if cycle < from {
+            continue;
+        }
+        let at = match out
+            .iter()
+            .position(|w| w.agent == agent && w.action == action)
+        {
+            Some(i) => i,
+            None => {
+                // After the agent's other actions, so each agent's lines stay together.
+                let i = out
+                    .iter()
+                    .rposition(|w| w.agent == agent)
+                    .map_or(out.len(), |i| i + 1);
+                out.insert(
+                    i,
+                    ActionWindow {
+                        agent: agent.to_string(),
+                        action: action.to_string(),
+                        cycles: 0,
+                        pred_error: 0.0,
+                        baseline_error: 0.0,
+                    },
+                );
+                i
+            }
+        };
+        let w = &mut out[at];
+        w.cycles += 1;
+        w.pred_error += p;
+        w.baseline_error += b;
+    }
+    for w in &mut out {
+        w.pred_error /= w.cycles as f64;
+        w.baseline_error /= w.cycles as f64;
+    }
+    out
+}
+
+/// [`split_by_action`] over a `metrics.csv` written by a run.
+pub fn by_action(path: &std::path::Path, from: u64) -> csv::Result<Vec<ActionWindow>> {
+    let rows = csv::Reader::from_path(path)?
+        .into_deserialize::<ActionRow>()
+        .collect::<csv::Result<Vec<_>>>()?;
+    Ok(split_by_action(
+        rows.iter().map(|r| {
+            (
+                r.cycle,
+                r.agent.as_str(),
+                r.action.as_str(),
+                r.pred_error,
+                r.baseline_error,
+            )
+        }),
+        from,
+    ))
+}
+
 /// Writes a row per agent at the end of each theta cycle.
 pub struct MetricsPlugin;
 
@@ -298,6 +398,29 @@ fn record(
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn errors_split_by_agent_and_action_over_the_window() {
+        let rows = [
+            (0, "a", "Stay", 9.0, 9.0),
+            (1, "a", "Stay", 0.2, 0.0),
+            (1, "b", "TurnLeft", 1.0, 4.0),
+            (2, "a", "TurnLeft", 1.0, 2.0),
+            (2, "b", "TurnLeft", 3.0, 4.0),
+            (3, "a", "Stay", 0.4, 0.0),
+        ];
+        let w = super::split_by_action(rows, 1);
+        let keys: Vec<_> = w
+            .iter()
+            .map(|w| (w.agent.as_str(), w.action.as_str()))
+            .collect();
+        assert_eq!(keys, [("a", "Stay"), ("a", "TurnLeft"), ("b", "TurnLeft")]);
+        assert_eq!(w[0].cycles, 2);
+        assert!((w[0].pred_error - 0.3).abs() < 1e-12);
+        assert_eq!(w[0].skill(), None, "copying was exact");
+        assert_eq!(w[1].skill(), Some(0.5));
+        assert_eq!((w[2].cycles, w[2].skill()), (2, Some(0.5)));
+    }
+
     use super::*;
 
     #[test]

@@ -178,7 +178,9 @@ impl Summary {
 
 /// First cycle of the final window of a run of `cycles` cycles.
 pub fn window_start(sc: &Scenario, cycles: u64) -> u64 {
-    let window = ((cycles as f64 * sc.run.final_window as f64).ceil() as u64).max(1);
+    // The decimal the file gave: 0.1f32 widened is 0.10000000149…, and 10 % of 3000 cycles
+    // would round up to 301.
+    let window = ((cycles as f64 * decimal(sc.run.final_window)).ceil() as u64).max(1);
     cycles.saturating_sub(window)
 }
 
@@ -483,4 +485,23 @@ pub fn run(sc: &Scenario, opts: &RunOptions) -> Result<Summary, RunError> {
         }
     }
     Ok(summary)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::window_start;
+
+    #[test]
+    fn final_window_is_the_fraction_written_in_the_file() {
+        let mut sc = crate::scenario::look_around();
+        assert_eq!(sc.run.final_window, 0.1);
+        assert_eq!(window_start(&sc, 3000), 2700);
+        assert_eq!(window_start(&sc, 10), 9);
+        assert_eq!(window_start(&sc, 5), 4, "at least one cycle, rounded up");
+        assert_eq!(window_start(&sc, 0), 0);
+        sc.run.final_window = 1.0;
+        assert_eq!(window_start(&sc, 40), 0);
+        sc.run.final_window = 0.3;
+        assert_eq!(window_start(&sc, 1000), 700);
+    }
 }
