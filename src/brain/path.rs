@@ -358,7 +358,7 @@ impl RowJob<'_> {
             }
             let row = a - base..b - base;
             let rows = &ridx[a..b];
-            credit.clear();
+            // Every branch below writes each entry, so only the length needs setting.
             credit.resize(b - a, 0.0);
             if ctxt {
                 let sprv = ctx.burst_prv[gs];
@@ -383,11 +383,8 @@ impl RowJob<'_> {
                     let r0 = rows[0] as usize;
                     row_credit(&coef, ctx, r0, s_tail, &mut credit, false);
                 } else {
-                    // Runs of consecutive receivers (a pool, in topographic pathways) go bin
-                    // by bin over the bin-major bins, many synapses per vector instruction.
-                    // Each synapse still sums its bins in four lanes (k mod 4, a tail into
-                    // lane 0) joined as (0 + 1) + (2 + 3), the order of the per-synapse dot
-                    // product this replaced, so weights come out bit-identical.
+                    // Runs of consecutive receivers (a pool, in topographic pathways), each
+                    // summed in four lanes (see `row_credit`).
                     let indexed = row_runs(self.runs, self.run_offs, offs, s);
                     let mut i = 0;
                     let mut next_run = indexed.unwrap_or_default().iter();

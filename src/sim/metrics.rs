@@ -345,8 +345,10 @@ pub fn split_by_action<'a>(
 
 /// [`split_by_action`] over a `metrics.csv` written by a run.
 pub fn by_action(path: &std::path::Path, from: u64) -> csv::Result<Vec<ActionWindow>> {
+    // Only the window's rows are kept: a long run's file can be large.
     let rows = csv::Reader::from_path(path)?
         .into_deserialize::<ActionRow>()
+        .filter(|r| r.as_ref().map_or(true, |r| r.cycle >= from))
         .collect::<csv::Result<Vec<_>>>()?;
     Ok(split_by_action(
         rows.iter().map(|r| {
