@@ -46,7 +46,7 @@ pub struct BenchResult {
 /// The `small` agent brain.
 pub fn small_spec(seed: u64) -> NetworkSpec {
     // The agent brain of a default 16×16 luminance + depth retina: 4×4 tiles of 4×4 pixels ×
-    // 2 channels, Super and CT 4×4 pools of 5×5, topographic pathways of radius 1.
+    // 2 channels, Super and CT 4×4 pools of 5×5, fully connected.
     let o = DeepOpts {
         seed,
         ..DeepOpts::agent()
@@ -200,12 +200,9 @@ mod tests {
     fn small_brain_has_the_specified_shape_and_runs() {
         let r = run(BenchSize::Small, 2, 0).unwrap();
         assert_eq!(r.neurons, 512 + 8 + 400 + 400 + 512);
-        // Topographic (radius-1 tiles): about a third of full connectivity.
-        assert!(
-            r.synapses > 300_000 && r.synapses < 800_000,
-            "{}",
-            r.synapses
-        );
+        // Fully connected: Input, pulvinar ↔ Super, CT (5 × 512 × 400), Super → CT context
+        // (400 × 400), the one-to-one Input → pulvinar pathway and the 8 actions → Super, CT.
+        assert_eq!(r.synapses, 5 * 512 * 400 + 400 * 400 + 512 + 2 * 8 * 400);
         assert!(
             r.mean_rate_hz > 0.5 && r.mean_rate_hz < 150.0,
             "{}",

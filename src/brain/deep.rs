@@ -46,6 +46,8 @@ pub struct DeepOpts {
     pub pulv_gi: f32,
     /// Inhibition gain of the input layer. Default 0.9.
     pub input_gi: f32,
+    /// Excitatory conductance of a fully-on input unit (the input layer's clamp). Default 1.5.
+    pub input_clamp_ge: f32,
     /// CT context gain. Default 9.8876: context here is burst / SpikeG (spikes per cycle), an
     /// eighth of Axon's raw-CaP context, so 8 would match Axon's gain of 1.
     pub ct_gain: f32,
@@ -116,6 +118,7 @@ impl Default for DeepOpts {
             ct_gi: 1.2423,
             pulv_gi: 0.5464,
             input_gi: 0.9,
+            input_clamp_ge: 1.5,
             ct_gain: 9.8876,
             ct_decay_tau: 72.7365,
             ct_self: true,
@@ -143,11 +146,11 @@ impl Default for DeepOpts {
 
 impl DeepOpts {
     /// The circuit as the sandbox's agents use it on dense camera images (16×16 luminance +
-    /// depth and the like), from a search on the look_around scenario: topographic wiring,
-    /// Super starting each cycle afresh, a one-step (Markovian) CT without self-context that
-    /// sees the current frame directly, a stronger CT → pulvinar pathway, a weakly
-    /// inhibited, strongly driven pulvinar whose plus-phase activity codes pixel values finely,
-    /// and a learned one-to-one pathway from the current frame to the pulvinar.
+    /// depth and the like), from searches on the shipped scenarios: full connectivity, Super
+    /// starting each cycle afresh, a one-step (Markovian) CT without self-context that sees the
+    /// current frame directly, a stronger CT → pulvinar pathway, an input layer and a pulvinar
+    /// whose activities follow pixel values over their whole range, and a learned one-to-one
+    /// pathway from the current frame to the pulvinar.
     pub fn agent() -> Self {
         Self {
             hidden_shape: Shape::d4(4, 4, 5, 5),
@@ -158,14 +161,24 @@ impl DeepOpts {
             // mean squared error of 0.0132 on walk_room, against copying's 0.0209; 0.1 leaves
             // 0.0058.
             pulv_gi: 0.1,
-            drive_scale: 1.0,
-            input_pulv_rel: 0.3,
-            lrate: 0.3,
+            // An input unit's rate must follow its pixel: with the layer inhibited (0.9) and
+            // a clamp of 1.5, rates were normalised by the whole frame and saturated from
+            // half brightness, so the prediction could not even copy a novel image
+            // (`agent_circuit_copies_novel_analog_patterns`). Uninhibited, a clamp of 0.5 and
+            // a pulvinar drive of 0.6 keep both layers' codes monotone over most of [0, 1].
+            input_gi: 0.0,
+            input_clamp_ge: 0.5,
+            drive_scale: 0.6,
+            input_pulv_rel: 3.0,
+            lrate: 0.15,
             ct_self: false,
             input_ct_rel: 1.0,
             ct_pulv_abs: 2.0,
             super_decay: 1.0,
-            tile_radius: Some(1),
+            // Full connectivity: a turn moves every part of the image, and what enters at an
+            // edge comes from far away (topographic radius-1 wiring scored 0.11 against 0.18
+            // on look_around with the settings above).
+            tile_radius: None,
             // Strong, frequent synaptic scaling keeps a few units from taking over Super: with
             // Axon's 0.005 every 100 cycles, 10 % of the units carried 99 % of its activity.
             syn_scale_rate: 0.2,
@@ -184,7 +197,7 @@ pub fn deep_predictive(input_shape: Shape, o: &DeepOpts) -> NetworkSpec {
     let p_name = format!("{}P", o.input);
     let mut input = LayerSpec::new(&o.input, LayerKind::Input, input_shape);
     input.inhib.gi = o.input_gi;
-    input.neuron.clamp_ge = 1.5;
+    input.neuron.clamp_ge = o.input_clamp_ge;
     input.act_nominal = o.input_nominal;
     let mut sup = LayerSpec::new(&o.hidden, LayerKind::Super, o.hidden_shape);
     sup.inhib.gi = o.super_gi;
@@ -327,5 +340,124 @@ mod tests {
         };
         let err = Network::new(deep_predictive(Shape::d2(4, 4), &bad)).unwrap_err();
         assert!(err.to_string().contains("rel"), "{err}");
+    }
+}
+
+/// The agent circuit on a synthetic stream whose answer is known, run through the sandbox's
+/// frame-space readout: smooth random patterns on a ring of 64 units, the outcome the pattern
+/// rolled by `+shift` (action 0) or `−shift` (action 1). Faster than a scenario and free of its
+/// confounds (repeated views, a policy that keeps turning the same way). Both checks are
+/// milestones the circuit does not reach yet, so they run on demand:
+/// `cargo test --release --lib analog -- --ignored --nocapture`.
+#[cfg(test)]
+mod analog {
+    use super::*;
+    use crate::brain::Network;
+    use crate::brain::cortex::{Cortex, CortexLayers};
+    use crate::brain::learner::{Cue, Learner};
+    use rand::{Rng, SeedableRng};
+    use rand_chacha::ChaCha8Rng;
+
+    const N: usize = 64;
+
+    fn pattern(rng: &mut ChaCha8Rng) -> Vec<f32> {
+        let k: Vec<f32> = (0..3)
+            .map(|_| rng.random::<f32>() * std::f32::consts::TAU)
+            .collect();
+        (0..N)
+            .map(|i| {
+                let x = i as f32 / N as f32 * std::f32::consts::TAU;
+                let v = 0.5 * (x + k[0]).sin()
+                    + 0.3 * (2.0 * x + k[1]).sin()
+                    + 0.2 * (3.0 * x + k[2]).sin();
+                (0.5 + 0.45 * v).clamp(0.0, 1.0)
+            })
+            .collect()
+    }
+
+    fn roll(v: &[f32], by: isize) -> Vec<f32> {
+        let n = v.len() as isize;
+        (0..n).map(|i| v[(i - by).rem_euclid(n) as usize]).collect()
+    }
+
+    fn mse(a: &[f32], b: &[f32]) -> f32 {
+        a.iter().zip(b).map(|(x, y)| (x - y) * (x - y)).sum::<f32>() / a.len() as f32
+    }
+
+    /// Mean squared errors over 40 fresh patterns after `train` trials: the prediction with the
+    /// true action, with the other one, copying the pattern, and the constant 0.5 (about the
+    /// patterns' variance).
+    fn shift_task(shift: isize, train: usize) -> [f32; 4] {
+        let net =
+            Network::new(deep_predictive(Shape::d4(1, 4, 1, 16), &DeepOpts::agent())).unwrap();
+        let layers = CortexLayers {
+            input: "Input".into(),
+            action: "Action".into(),
+            pulvinar: "InputP".into(),
+            senses: vec![],
+        };
+        let mut cx = Cortex::new(net, layers, (0..N).collect(), true).unwrap();
+        let mut rng = ChaCha8Rng::seed_from_u64(1);
+        let sample = |rng: &mut ChaCha8Rng| {
+            let x = pattern(rng);
+            let a = rng.random_range(0..2usize);
+            let y = roll(&x, if a == 0 { shift } else { -shift });
+            (x, a, y)
+        };
+        for _ in 0..train {
+            let (x, a, y) = sample(&mut rng);
+            cx.predict(&Cue {
+                frame: &x,
+                action: a,
+                senses: &[],
+            })
+            .unwrap();
+            cx.outcome(&y).unwrap();
+            cx.learn(true).unwrap();
+        }
+        let mut e = [0.0f32; 4];
+        let trials = 40;
+        for _ in 0..trials {
+            let (x, a, y) = sample(&mut rng);
+            for (k, act) in [a, 1 - a].into_iter().enumerate() {
+                let mut what_if = cx.clone();
+                let p = what_if
+                    .predict(&Cue {
+                        frame: &x,
+                        action: act,
+                        senses: &[],
+                    })
+                    .unwrap();
+                e[k] += mse(p, &y);
+            }
+            e[2] += mse(&x, &y);
+            e[3] += mse(&[0.5; N], &y);
+        }
+        e.map(|v| v / trials as f32)
+    }
+
+    /// With no shift the outcome is the input itself. Measured: 0.0140 after 1500 trials,
+    /// against 0.0385 for the constant 0.5; with the agent's earlier input layer and pulvinar
+    /// drive (inhibited input, clamp 1.5, drive 1, pathway 0.3; 10×10 hidden units) 0.032,
+    /// hardly better than the constant.
+    #[test]
+    #[ignore = "milestone the agent circuit does not reach yet"]
+    fn agent_circuit_copies_novel_analog_patterns() {
+        let [t, _, _, flat] = shift_task(0, 1500);
+        println!("copy task: prediction {t:.4}, constant {flat:.4}");
+        assert!(t < 0.25 * flat, "prediction {t:.4} vs constant {flat:.4}");
+    }
+
+    /// Rolled by ±4 units: the prediction must depend on the action and beat copying. Measured:
+    /// 0.0222 with the true action, 0.0227 with the other, copying 0.0142.
+    #[test]
+    #[ignore = "milestone the agent circuit does not reach yet"]
+    fn agent_circuit_uses_the_action_to_predict_a_shift() {
+        let [t, w, c, _] = shift_task(4, 1500);
+        println!("shift task: true action {t:.4}, other action {w:.4}, copying {c:.4}");
+        assert!(
+            t < 0.8 * w && t < c,
+            "true {t:.4}, other {w:.4}, copy {c:.4}"
+        );
     }
 }

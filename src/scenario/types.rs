@@ -466,12 +466,13 @@ impl Default for Policy {
     }
 }
 
-/// A cortical brain (`brain: Cortex(...)`): the deep predictive circuit of the learner, wired
-/// topographically (defaults: `DeepOpts::agent()`).
+/// A cortical brain (`brain: Cortex(...)`): the deep predictive circuit of the learner
+/// (defaults: `DeepOpts::agent()`).
 ///
 /// The eye's image is cut into a grid of tiles (about 4×4); each tile is one pool of the input
-/// and pulvinar layers. Super and CT have `pools` pools of `units` units each; every pathway
-/// between them and the sensory layers connects pools within `deep.tile_radius`.
+/// and pulvinar layers. Super and CT have `pools` pools of `units` units each; the pathways
+/// between them and the sensory layers connect every unit by default, or only pools within
+/// `deep.tile_radius` when that is set (`deep: (tile_radius: Some(1))`: a third of the synapses).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct CortexSpec {
