@@ -357,6 +357,7 @@ mod analog {
     use crate::brain::Network;
     use crate::brain::cortex::{Cortex, CortexLayers};
     use crate::brain::learner::{Cue, Learner};
+    use crate::brain::math::mse;
     use rand::{Rng, SeedableRng};
     use rand_chacha::ChaCha8Rng;
 
@@ -380,10 +381,6 @@ mod analog {
     fn roll(v: &[f32], by: isize) -> Vec<f32> {
         let n = v.len() as isize;
         (0..n).map(|i| v[(i - by).rem_euclid(n) as usize]).collect()
-    }
-
-    fn mse(a: &[f32], b: &[f32]) -> f32 {
-        a.iter().zip(b).map(|(x, y)| (x - y) * (x - y)).sum::<f32>() / a.len() as f32
     }
 
     /// Mean squared errors over 40 fresh patterns after `train` trials: the prediction with the
@@ -430,10 +427,10 @@ mod analog {
                         senses: &[],
                     })
                     .unwrap();
-                e[k] += mse(p, &y);
+                e[k] += mse(p, &y) as f32;
             }
-            e[2] += mse(&x, &y);
-            e[3] += mse(&[0.5; N], &y);
+            e[2] += mse(&x, &y) as f32;
+            e[3] += mse(&[0.5; N], &y) as f32;
         }
         e.map(|v| v / trials as f32)
     }

@@ -226,6 +226,7 @@ impl Learner for Backprop {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::brain::math::mse;
 
     /// A bar one pixel wide moving one pixel per step in the direction of the action
     /// (0: right, 1: left), wrapping around a 12-pixel line.
@@ -244,14 +245,6 @@ mod tests {
             };
         }
         out
-    }
-
-    fn mse(a: &[f32], b: &[f32]) -> f64 {
-        a.iter()
-            .zip(b)
-            .map(|(x, y)| ((x - y) as f64).powi(2))
-            .sum::<f64>()
-            / a.len() as f64
     }
 
     /// Mean error of each learner over the last 100 of 1500 steps.

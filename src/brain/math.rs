@@ -1,5 +1,15 @@
 //! Small numeric helpers shared by the neuron and learning code.
 
+/// Mean squared difference over the common length, accumulated in f64 (0 for empty slices).
+pub fn mse(a: &[f32], b: &[f32]) -> f64 {
+    let n = a.len().min(b.len()).max(1) as f64;
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| ((x - y) as f64).powi(2))
+        .sum::<f64>()
+        / n
+}
+
 /// `e^x` to within 1e-6 relative error for |x| ≤ 20 (1e-5 up to |x| = 87, where rounding
 /// `x·log2 e` to f32 dominates), branch-free so that loops over it vectorise.
 ///

@@ -18,16 +18,7 @@ use super::brain::Brain;
 use super::retina::Eye;
 use super::{ThetaClock, ThetaSystems};
 pub use crate::brain::decoder::MonotoneDecoder;
-
-/// Mean squared difference.
-pub fn mse(a: &[f32], b: &[f32]) -> f64 {
-    let n = a.len().min(b.len()).max(1) as f64;
-    a.iter()
-        .zip(b)
-        .map(|(x, y)| ((x - y) as f64).powi(2))
-        .sum::<f64>()
-        / n
-}
+pub use crate::brain::math::mse;
 
 /// Pearson correlation (0 when either side is constant).
 pub fn pearson(a: &[f32], b: &[f32]) -> f64 {
