@@ -1,4 +1,4 @@
-//! Small numeric helpers shared by the neuron and learning code.
+//! Small numeric helpers shared by the neuron, learning and metrics code.
 
 /// Mean squared difference over the common length, accumulated in f64 (0 for empty slices).
 pub fn mse(a: &[f32], b: &[f32]) -> f64 {
