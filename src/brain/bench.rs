@@ -43,15 +43,22 @@ pub struct BenchResult {
     pub cycles: usize,
 }
 
+/// Actions of the default agent, which the `small` brain has remapping pathways for.
+const SMALL_ACTIONS: usize = 5;
+
 /// The `small` agent brain.
 pub fn small_spec(seed: u64) -> NetworkSpec {
     // The agent brain of a default 16×16 luminance + depth retina: 4×4 tiles of 4×4 pixels ×
-    // 2 channels, Super and CT 4×4 pools of 5×5, fully connected.
+    // 2 channels, Super and CT 4×4 pools of 5×5, fully connected, five actions.
     let o = DeepOpts {
         seed,
         ..DeepOpts::agent()
     };
-    deep_predictive(Shape::d4(4, 4, 4, 8), &o)
+    let mut spec = deep_predictive(Shape::d4(4, 4, 4, 8), &o);
+    // Remapping pathways for the default agent's five actions, as the sandbox builds them.
+    spec.paths
+        .retain(|p| p.gate.as_ref().is_none_or(|g| g.unit < SMALL_ACTIONS));
+    spec
 }
 
 /// The `lvis`-shaped network.
@@ -154,7 +161,8 @@ fn small_step(net: &mut Network, t: usize, rng: &mut ChaCha8Rng) -> Result<()> {
         }
         v
     };
-    let action = rng.random_range(0..8);
+    // The default agent's five actions (each opens its remapping pathway).
+    let action = rng.random_range(0..SMALL_ACTIONS);
     let phase = t as f32 * 0.3;
     let mut act = vec![0.0; 8];
     act[action] = 1.0;
@@ -201,8 +209,12 @@ mod tests {
         let r = run(BenchSize::Small, 2, 0).unwrap();
         assert_eq!(r.neurons, 512 + 8 + 400 + 400 + 512);
         // Fully connected: Input, pulvinar ↔ Super, CT (5 × 512 × 400), Super → CT context
-        // (400 × 400), the one-to-one Input → pulvinar pathway and the 8 actions → Super, CT.
-        assert_eq!(r.synapses, 5 * 512 * 400 + 400 * 400 + 512 + 2 * 8 * 400);
+        // (400 × 400), the one-to-one Input → pulvinar pathway, the 8 actions → Super, CT, and
+        // one Input → pulvinar remapping pathway per action of the default agent (5 × 512²).
+        assert_eq!(
+            r.synapses,
+            5 * 512 * 400 + 400 * 400 + 512 + 2 * 8 * 400 + SMALL_ACTIONS * 512 * 512
+        );
         assert!(
             r.mean_rate_hz > 0.5 && r.mean_rate_hz < 150.0,
             "{}",

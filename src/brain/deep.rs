@@ -83,6 +83,11 @@ pub struct DeepOpts {
     /// Synaptic scaling rate of Super, CT and the pulvinar (`LayerSpec::syn_scale_rate`).
     /// Default 0.005.
     pub syn_scale_rate: f32,
+    /// Relative strength of the remapping pathways: one fully connected, learned Input →
+    /// pulvinar pathway per action unit, open only in theta cycles with that action (see
+    /// [`crate::brain::path::Gate`]), so the prediction can move the current frame the way the
+    /// action will. Together they count as one pathway in the pulvinar's ΣRel. Default 0: none.
+    pub remap_rel: f32,
     /// Pulvinar decay between the phases (see `PulvParams::phase_decay`). Default 1.
     pub pulv_phase_decay: f32,
     /// Absolute strength of CT → pulvinar (the prediction pathway). Default 1.
@@ -135,6 +140,7 @@ impl Default for DeepOpts {
             hidden_pool_gi: 1.1,
             syn_scale_rate: 0.005,
             pulv_phase_decay: 1.0,
+            remap_rel: 0.0,
             ct_pulv_abs: 1.0,
             action_rel: 0.2,
             input_pulv_rel: 0.0,
@@ -184,6 +190,10 @@ impl DeepOpts {
             // Strong, frequent synaptic scaling keeps a few units from taking over Super: with
             // Axon's 0.005 every 100 cycles, 10 % of the units carried 99 % of its activity.
             syn_scale_rate: 0.2,
+            // Without them the prediction ignored the action (look_around: 0.01843 with the
+            // true turn, 0.01841 with the opposite one): CT's code was too coarse to move the
+            // image. One learned remapping pathway per action fixed that part.
+            remap_rel: 1.0,
             theta: ThetaParams {
                 slow_interval: 10,
                 ..ThetaParams::default()
@@ -283,6 +293,20 @@ pub fn deep_predictive(input_shape: Shape, o: &DeepOpts) -> NetworkSpec {
         act.neuron.clamp_ge = 1.5;
         act.act_nominal = 1.0 / o.action_units as f32;
         layers.insert(1, act);
+        if o.remap_rel > 0.0 {
+            // Weak, nearly uniform initial weights: at Axon's 0.5 ± 0.25 each pathway adds a
+            // blurred copy of the whole frame until learning carves it, which cost walk_room
+            // 0.2–0.4 of skill (0.1 ± 0.05: −0.531 → −0.448; look_around 0.187 → 0.205).
+            for k in 0..o.action_units {
+                paths.push(
+                    PathSpec::new(inp, &p_name, PathKind::Forward, Pattern::Full)
+                        .rel(o.remap_rel)
+                        .init(0.1, 0.05)
+                        .lrate(lr)
+                        .gated(&o.action, k),
+                );
+            }
+        }
         for to in [hid, ct_name.as_str()] {
             paths.push(
                 PathSpec::new(&o.action, to, PathKind::Forward, Pattern::Full)
@@ -317,6 +341,97 @@ mod tests {
         let net = Network::new(deep_predictive(Shape::d2(4, 4), &o)).unwrap();
         assert_eq!(net.layers.len(), 5);
         assert!(net.num_synapses() > 0);
+    }
+
+    fn remap_net(action_units: usize) -> Network {
+        let o = DeepOpts {
+            action_units,
+            remap_rel: 1.0,
+            ..Default::default()
+        };
+        Network::new(deep_predictive(Shape::d2(4, 4), &o)).unwrap()
+    }
+
+    fn remap_paths(net: &Network) -> Vec<usize> {
+        (0..net.paths.len())
+            .filter(|&i| net.paths[i].spec.gate.is_some())
+            .collect()
+    }
+
+    /// One theta cycle with `action` on; returns the pulvinar's prediction.
+    fn cycle(net: &mut Network, action: usize, learn: bool) -> Vec<f32> {
+        let frame: Vec<f32> = (0..16).map(|i| (i % 5) as f32 / 4.0).collect();
+        let mut act = vec![0.0; 2];
+        act[action] = 1.0;
+        net.start_theta().unwrap();
+        net.set_input_by_name("Input", &frame).unwrap();
+        net.set_input_by_name("Action", &act).unwrap();
+        net.run_minus().unwrap();
+        let pred = net.prediction(net.layer_index("InputP").unwrap()).to_vec();
+        let outcome: Vec<f32> = frame.iter().rev().copied().collect();
+        net.apply_outcome(net.layer_index("Input").unwrap(), &outcome)
+            .unwrap();
+        net.run_plus().unwrap();
+        if learn {
+            net.learn().unwrap();
+        } else {
+            net.skip_learning().unwrap();
+        }
+        pred
+    }
+
+    #[test]
+    fn remapping_pathways_carry_and_learn_only_with_their_action() {
+        let mut net = remap_net(2);
+        let gated = remap_paths(&net);
+        assert_eq!(gated.len(), 2);
+        let before: Vec<Vec<f32>> = gated.iter().map(|&i| net.paths[i].wt.clone()).collect();
+        for _ in 0..3 {
+            cycle(&mut net, 0, true);
+        }
+        let changed = |net: &Network, k: usize| net.paths[gated[k]].wt != before[k];
+        assert!(changed(&net, 0), "the open pathway learns");
+        assert!(!changed(&net, 1), "the closed pathway does not");
+        // Same state, other action: the prediction goes through the other pathway.
+        let (mut a, mut b) = (net.clone(), net);
+        assert_ne!(cycle(&mut a, 0, false), cycle(&mut b, 1, false));
+    }
+
+    #[test]
+    fn remapping_alternatives_share_one_part_of_the_receivers_input() {
+        let ct_pulv = |net: &Network| {
+            net.paths
+                .iter()
+                .find(|p| p.spec.from == "HiddenCT" && p.spec.to == "InputP")
+                .unwrap()
+                .gscale
+        };
+        let (two, eight) = (remap_net(2), remap_net(8));
+        assert_eq!(ct_pulv(&two), ct_pulv(&eight));
+        let g = |net: &Network| net.paths[remap_paths(net)[0]].gscale;
+        assert_eq!(g(&two), g(&eight));
+    }
+
+    #[test]
+    fn a_gate_must_be_a_unit_of_an_input_layer() {
+        let o = DeepOpts {
+            action_units: 2,
+            remap_rel: 1.0,
+            ..Default::default()
+        };
+        for (layer, unit) in [("Hidden", 0), ("Action", 2), ("Nowhere", 0)] {
+            let mut spec = deep_predictive(Shape::d2(4, 4), &o);
+            let p = spec.paths.iter_mut().find(|p| p.gate.is_some()).unwrap();
+            p.gate = Some(crate::brain::path::Gate {
+                layer: layer.into(),
+                unit,
+            });
+            let err = Network::new(spec).unwrap_err().to_string();
+            assert!(
+                err.contains("gate") || err.contains("Nowhere"),
+                "{layer}[{unit}]: {err}"
+            );
+        }
     }
 
     #[test]

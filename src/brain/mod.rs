@@ -33,4 +33,4 @@ pub use error::{BrainError, Result};
 pub use layer::{LayerKind, LayerSpec, Shape};
 pub use learner::{Cue, Learner, LearnerObject};
 pub use network::{Network, NetworkSpec, Phase, ThetaParams};
-pub use path::{PathKind, PathSpec, Pattern};
+pub use path::{Gate, PathKind, PathSpec, Pattern};

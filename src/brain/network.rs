@@ -173,6 +173,26 @@ impl NetworkSpec {
                     reason: "input layers are clamped and take no pathways".into(),
                 });
             }
+            if let Some(g) = &p.gate {
+                let gl = self
+                    .layer(&g.layer)
+                    .ok_or_else(|| BrainError::UnknownLayer(g.layer.clone()))?;
+                if self.layers[gl].kind != LayerKind::Input || g.unit >= self.layers[gl].shape.len()
+                {
+                    return Err(BrainError::InvalidParam {
+                        field: format!("paths[{i}].gate"),
+                        value: format!("{}[{}]", g.layer, g.unit),
+                        reason: "a gate must be a unit of an input layer".into(),
+                    });
+                }
+                if p.kind == PathKind::CtCtxt {
+                    return Err(BrainError::InvalidParam {
+                        field: format!("paths[{i}].gate"),
+                        value: g.layer.clone(),
+                        reason: "context pathways cannot be gated".into(),
+                    });
+                }
+            }
             if p.kind == PathKind::CtCtxt && self.layers[to].kind != LayerKind::Ct {
                 return Err(BrainError::InvalidParam {
                     field: format!("paths[{i}].kind"),
@@ -365,7 +385,7 @@ impl Scratch {
 /// Framing of saved networks.
 const FORMAT: super::framing::Format = super::framing::Format {
     magic: b"THETANET",
-    version: 1,
+    version: 2,
 };
 
 /// A built network with all its state.
@@ -385,7 +405,8 @@ pub struct Network {
     bins: SynCaBins,
     /// Incoming non-context pathways per layer, in pathway order.
     recv_paths: Vec<Vec<usize>>,
-    /// Total synapses (decides whether propagation runs in parallel).
+    /// Synapses that can carry spikes in one cycle, gated alternatives counted once (decides
+    /// whether propagation runs in parallel).
     num_synapses_cached: usize,
     /// Local indices of the units that spiked on the last cycle, per layer.
     spiked: Vec<Vec<u32>>,
@@ -398,6 +419,9 @@ pub struct Network {
     cuts: Vec<Shortcuts>,
     #[serde(skip)]
     scratch: Scratch,
+    /// Per pathway: whether its gate is open this theta cycle (set as the minus phase starts;
+    /// saved, so a network saved mid-cycle continues with the same pathways).
+    gate_open: Vec<bool>,
     /// Multiplier on every pathway's learning rate (a schedule, as Axon's `LRate.Sched`).
     lrate_sched: f32,
     /// Spikes emitted per layer since the network was built.
@@ -475,12 +499,27 @@ impl Network {
             PathKind::Inhib => 1,
             _ => 0,
         };
+        // Gated pathways from one sender, gated by one layer, are alternatives (one open at a
+        // time for a one-hot gate layer): together they count as one share of ΣRel.
+        let alternatives = |p: &Path| {
+            p.spec.gate.as_ref().map_or(1, |g| {
+                paths
+                    .iter()
+                    .filter(|q| {
+                        q.recv == p.recv
+                            && q.send == p.send
+                            && q.spec.gate.as_ref().is_some_and(|h| h.layer == g.layer)
+                    })
+                    .count()
+            })
+        };
+        let mut gscales = Vec::with_capacity(paths.len());
         for i in 0..paths.len() {
             let (r, k) = (paths[i].recv, class(paths[i].spec.kind));
             let rel_sum: f32 = paths
                 .iter()
                 .filter(|p| p.recv == r && class(p.spec.kind) == k)
-                .map(|p| p.spec.rel)
+                .map(|p| p.spec.rel / alternatives(p) as f32)
                 .sum();
             let p = &paths[i];
             let nr = layers[r].len();
@@ -497,7 +536,11 @@ impl Network {
             } else {
                 0.0
             };
-            paths[i].gscale = p.spec.abs * rel / expect;
+            gscales.push(p.spec.abs * rel / expect);
+        }
+        let num_synapses_cached = paths.iter().map(|p| p.len() / alternatives(p)).sum();
+        for (p, g) in paths.iter_mut().zip(gscales) {
+            p.gscale = g;
         }
         let mut recv_paths = vec![Vec::new(); layers.len()];
         for (i, p) in paths.iter().enumerate() {
@@ -505,7 +548,6 @@ impl Network {
                 recv_paths[p.recv].push(i);
             }
         }
-        let num_synapses_cached = paths.iter().map(Path::len).sum();
         let slots = spec.theta.delay + 1;
         let n = neurons.len();
         let bins = SynCaBins::fit(
@@ -518,6 +560,7 @@ impl Network {
             consts: Vec::new(),
             cuts: Vec::new(),
             scratch: Scratch::default(),
+            gate_open: Vec::new(),
             decoders: vec![Decoder::default(); layers.len()],
             spiked: vec![Vec::new(); layers.len()],
             recv_paths,
@@ -709,6 +752,7 @@ impl Network {
     /// Runs the minus phase: the prediction forms from context, without the outcome.
     pub fn run_minus(&mut self) -> Result<()> {
         self.expect_phase(&[Phase::Started], "run_minus")?;
+        self.update_gates();
         for _ in 0..self.spec.theta.minus_cycles {
             self.step();
         }
@@ -729,6 +773,23 @@ impl Network {
         self.check_state()?;
         self.phase = Phase::MinusDone;
         Ok(())
+    }
+
+    /// Opens each gated pathway whose gate unit is on; ungated pathways are always open.
+    fn update_gates(&mut self) {
+        let (layers, n) = (&self.layers, &self.neurons);
+        self.gate_open = self
+            .paths
+            .iter()
+            .map(|p| {
+                p.spec.gate.as_ref().is_none_or(|g| {
+                    layers
+                        .iter()
+                        .find(|l| l.spec.name == g.layer)
+                        .is_some_and(|l| n.ext[l.start + g.unit] >= 0.5)
+                })
+            })
+            .collect();
     }
 
     /// Minus-phase activity of a layer (for a pulvinar layer: the prediction), in [0, 1].
@@ -1061,6 +1122,8 @@ impl Network {
         let paths = &self.paths;
         let spiked = &self.spiked;
         let recv_paths = &self.recv_paths;
+        let gate_open = &self.gate_open;
+        let open = |p: usize| gate_open.get(p).copied().unwrap_or(true);
         let split = |buf| split_by_layer(layers, buf);
         let mut jobs: Vec<(usize, &mut [f32], &mut [f32])> =
             split(&mut self.ge_buf[slot * n_all..(slot + 1) * n_all])
@@ -1070,11 +1133,14 @@ impl Network {
                 .filter(|(li, _, _)| {
                     recv_paths[*li]
                         .iter()
-                        .any(|&p| !spiked[paths[p].send].is_empty())
+                        .any(|&p| open(p) && !spiked[paths[p].send].is_empty())
                 })
                 .collect();
         let run = |(li, ge, gi): &mut (usize, &mut [f32], &mut [f32])| {
             for &pi in &recv_paths[*li] {
+                if !open(pi) {
+                    continue;
+                }
                 let p = &paths[pi];
                 let buf: &mut [f32] = if p.spec.kind == PathKind::Inhib {
                     gi
@@ -1157,7 +1223,10 @@ impl Network {
             .map(|i| n.ca_syn[i] > 1e-6 || bins_nm[i * nb..(i + 1) * nb].iter().any(|b| *b > 1e-6))
             .collect();
         let ca_syn = &n.ca_syn;
-        for p in &mut self.paths {
+        for (pi, p) in self.paths.iter_mut().enumerate() {
+            if !self.gate_open.get(pi).copied().unwrap_or(true) {
+                continue;
+            }
             let ctx = LearnCtx {
                 bins: &self.bins,
                 nb,

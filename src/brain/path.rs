@@ -78,6 +78,21 @@ pub struct PathSpec {
     /// Initial weights and slow adaptation.
     #[serde(default)]
     pub swt: SwtParams,
+    /// Gating by an efference copy: when set, the pathway carries spikes and learns only in
+    /// theta cycles in which that unit of that input layer is on. Default none (always on).
+    #[serde(default)]
+    pub gate: Option<Gate>,
+}
+
+/// A unit of an input layer that opens a gated pathway (see [`PathSpec::gate`]): as corollary
+/// discharge selects which remapping circuit shifts receptive fields before a movement.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Gate {
+    /// The input layer (an action layer).
+    pub layer: String,
+    /// The unit whose clamped value (at least 0.5) opens the pathway for the theta cycle.
+    pub unit: usize,
 }
 
 fn one() -> f32 {
@@ -103,6 +118,7 @@ impl PathSpec {
             learn: kind != PathKind::Inhib,
             lrate: default_lrate(),
             swt: SwtParams::default(),
+            gate: None,
         }
     }
 
@@ -121,6 +137,15 @@ impl PathSpec {
     /// Builder: learning rate (0 and `learn = false` both freeze it).
     pub fn lrate(mut self, lrate: f32) -> Self {
         self.lrate = lrate;
+        self
+    }
+
+    /// Builder: open only while `unit` of input layer `layer` is on.
+    pub fn gated(mut self, layer: &str, unit: usize) -> Self {
+        self.gate = Some(Gate {
+            layer: layer.into(),
+            unit,
+        });
         self
     }
 

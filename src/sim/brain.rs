@@ -88,6 +88,9 @@ pub fn agent_network(a: &AgentSpec, c: &CortexSpec, seed: u64) -> NetworkSpec {
         ..c.deep.clone()
     };
     let mut spec = deep_predictive(input_shape(&a.sensors.retina), &o);
+    // Remapping pathways only for the actions this agent has: the others would never open.
+    spec.paths
+        .retain(|p| p.gate.as_ref().is_none_or(|g| g.unit < a.actions.len()));
     // Body senses are context for Super and CT (not predicted: they have no pulvinar).
     let extra = [
         (
@@ -391,5 +394,19 @@ mod tests {
         let p = input_to_frame(&r);
         assert_eq!(&p[..5], &[0, 1, 2, 3, 256]);
         assert_eq!(p[8], 16);
+    }
+
+    #[test]
+    fn an_agent_gets_one_remapping_pathway_per_action_it_has() {
+        let sc = crate::scenario::look_around();
+        let a = &sc.agents[0];
+        let spec = agent_network(a, &CortexSpec::default(), 0);
+        let gates: Vec<usize> = spec
+            .paths
+            .iter()
+            .filter_map(|p| p.gate.as_ref().map(|g| g.unit))
+            .collect();
+        assert_eq!(gates, (0..a.actions.len()).collect::<Vec<_>>());
+        assert!(a.actions.len() < ACTION_UNITS);
     }
 }
