@@ -190,9 +190,10 @@ impl DeepOpts {
             // Strong, frequent synaptic scaling keeps a few units from taking over Super: with
             // Axon's 0.005 every 100 cycles, 10 % of the units carried 99 % of its activity.
             syn_scale_rate: 0.2,
-            // Without them the prediction ignored the action (look_around: 0.01843 with the
-            // true turn, 0.01841 with the opposite one): CT's code was too coarse to move the
-            // image. One learned remapping pathway per action fixed that part.
+            // Without them the action reached the pulvinar only through CT, whose code was
+            // too coarse to move the image (look_around: 0.01843 with the true turn, 0.01841
+            // with the opposite one). With them skill rose on look_around and walk_room, but
+            // the prediction still barely depends on the action (0.01755 vs 0.01709).
             remap_rel: 1.0,
             theta: ThetaParams {
                 slow_interval: 10,
@@ -296,7 +297,7 @@ pub fn deep_predictive(input_shape: Shape, o: &DeepOpts) -> NetworkSpec {
         if o.remap_rel > 0.0 {
             // Weak, nearly uniform initial weights: at Axon's 0.5 ± 0.25 each pathway adds a
             // blurred copy of the whole frame until learning carves it, which cost walk_room
-            // 0.2–0.4 of skill (0.1 ± 0.05: −0.531 → −0.448; look_around 0.187 → 0.205).
+            // 0.2–0.4 of skill (seed 0; 0.1 ± 0.05: −0.531 → −0.458, look_around 0.187 → 0.204).
             for k in 0..o.action_units {
                 paths.push(
                     PathSpec::new(inp, &p_name, PathKind::Forward, Pattern::Full)
