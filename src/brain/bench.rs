@@ -52,13 +52,10 @@ pub fn small_spec(seed: u64) -> NetworkSpec {
     // 2 channels, Super and CT 4×4 pools of 5×5, fully connected, five actions.
     let o = DeepOpts {
         seed,
+        remap_actions: Some(SMALL_ACTIONS),
         ..DeepOpts::agent()
     };
-    let mut spec = deep_predictive(Shape::d4(4, 4, 4, 8), &o);
-    // Remapping pathways for the default agent's five actions, as the sandbox builds them.
-    spec.paths
-        .retain(|p| p.gate.as_ref().is_none_or(|g| g.unit < SMALL_ACTIONS));
-    spec
+    deep_predictive(Shape::d4(4, 4, 4, 8), &o)
 }
 
 /// The `lvis`-shaped network.

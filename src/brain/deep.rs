@@ -88,6 +88,9 @@ pub struct DeepOpts {
     /// [`crate::brain::path::Gate`]), so the prediction can move the current frame the way the
     /// action will. Together they count as one pathway in the pulvinar's ΣRel. Default 0: none.
     pub remap_rel: f32,
+    /// How many of the action units get a remapping pathway (the actions an agent actually
+    /// has; the other units never open one). Default none: every unit.
+    pub remap_actions: Option<usize>,
     /// Pulvinar decay between the phases (see `PulvParams::phase_decay`). Default 1.
     pub pulv_phase_decay: f32,
     /// Absolute strength of CT → pulvinar (the prediction pathway). Default 1.
@@ -141,6 +144,7 @@ impl Default for DeepOpts {
             syn_scale_rate: 0.005,
             pulv_phase_decay: 1.0,
             remap_rel: 0.0,
+            remap_actions: None,
             ct_pulv_abs: 1.0,
             action_rel: 0.2,
             input_pulv_rel: 0.0,
@@ -298,7 +302,10 @@ pub fn deep_predictive(input_shape: Shape, o: &DeepOpts) -> NetworkSpec {
             // Weak, nearly uniform initial weights: at Axon's 0.5 ± 0.25 each pathway adds a
             // blurred copy of the whole frame until learning carves it, which cost walk_room
             // 0.2–0.4 of skill (seed 0; 0.1 ± 0.05: −0.531 → −0.458, look_around 0.187 → 0.204).
-            for k in 0..o.action_units {
+            for k in 0..o
+                .remap_actions
+                .map_or(o.action_units, |n| n.min(o.action_units))
+            {
                 paths.push(
                     PathSpec::new(inp, &p_name, PathKind::Forward, Pattern::Full)
                         .rel(o.remap_rel)
@@ -344,13 +351,16 @@ mod tests {
         assert!(net.num_synapses() > 0);
     }
 
-    fn remap_net(action_units: usize) -> Network {
-        let o = DeepOpts {
+    fn remap_opts(action_units: usize) -> DeepOpts {
+        DeepOpts {
             action_units,
             remap_rel: 1.0,
             ..Default::default()
-        };
-        Network::new(deep_predictive(Shape::d2(4, 4), &o)).unwrap()
+        }
+    }
+
+    fn remap_net(action_units: usize) -> Network {
+        Network::new(deep_predictive(Shape::d2(4, 4), &remap_opts(action_units))).unwrap()
     }
 
     fn remap_paths(net: &Network) -> Vec<usize> {
@@ -415,11 +425,7 @@ mod tests {
 
     #[test]
     fn a_gate_must_be_a_unit_of_an_input_layer() {
-        let o = DeepOpts {
-            action_units: 2,
-            remap_rel: 1.0,
-            ..Default::default()
-        };
+        let o = remap_opts(2);
         for (layer, unit) in [("Hidden", 0), ("Action", 2), ("Nowhere", 0)] {
             let mut spec = deep_predictive(Shape::d2(4, 4), &o);
             let p = spec.paths.iter_mut().find(|p| p.gate.is_some()).unwrap();

@@ -273,6 +273,12 @@ fn burst_of<'n>(kind: &LayerKind, burst: &'n [f32], ca_p: &'n [f32]) -> &'n [f32
 }
 
 /// Checks that `values` are `len` finite, non-negative rates.
+/// Whether pathway `p` is open this theta cycle (a network that has not run a minus phase yet
+/// has no gate states: everything is open).
+fn is_open(gate_open: &[bool], p: usize) -> bool {
+    gate_open.get(p).copied().unwrap_or(true)
+}
+
 fn check_rates(what: &str, len: usize, values: &[f32]) -> Result<()> {
     check_vector(what, values, len)?;
     match values.iter().position(|v| *v < 0.0) {
@@ -777,16 +783,14 @@ impl Network {
 
     /// Opens each gated pathway whose gate unit is on; ungated pathways are always open.
     fn update_gates(&mut self) {
-        let (layers, n) = (&self.layers, &self.neurons);
+        let (spec, layers, n) = (&self.spec, &self.layers, &self.neurons);
         self.gate_open = self
             .paths
             .iter()
             .map(|p| {
                 p.spec.gate.as_ref().is_none_or(|g| {
-                    layers
-                        .iter()
-                        .find(|l| l.spec.name == g.layer)
-                        .is_some_and(|l| n.ext[l.start + g.unit] >= 0.5)
+                    spec.layer(&g.layer)
+                        .is_some_and(|l| n.ext[layers[l].start + g.unit] >= 0.5)
                 })
             })
             .collect();
@@ -1122,8 +1126,7 @@ impl Network {
         let paths = &self.paths;
         let spiked = &self.spiked;
         let recv_paths = &self.recv_paths;
-        let gate_open = &self.gate_open;
-        let open = |p: usize| gate_open.get(p).copied().unwrap_or(true);
+        let open = |p: usize| is_open(&self.gate_open, p);
         let split = |buf| split_by_layer(layers, buf);
         let mut jobs: Vec<(usize, &mut [f32], &mut [f32])> =
             split(&mut self.ge_buf[slot * n_all..(slot + 1) * n_all])
@@ -1224,7 +1227,7 @@ impl Network {
             .collect();
         let ca_syn = &n.ca_syn;
         for (pi, p) in self.paths.iter_mut().enumerate() {
-            if !self.gate_open.get(pi).copied().unwrap_or(true) {
+            if !is_open(&self.gate_open, pi) {
                 continue;
             }
             let ctx = LearnCtx {

@@ -84,13 +84,11 @@ pub fn agent_network(a: &AgentSpec, c: &CortexSpec, seed: u64) -> NetworkSpec {
         action: "Action".into(),
         hidden_shape: Shape::d4(c.pools[0], c.pools[1], c.units[0], c.units[1]),
         action_units: ACTION_UNITS,
+        remap_actions: Some(a.actions.len()),
         seed,
         ..c.deep.clone()
     };
     let mut spec = deep_predictive(input_shape(&a.sensors.retina), &o);
-    // Remapping pathways only for the actions this agent has: the others would never open.
-    spec.paths
-        .retain(|p| p.gate.as_ref().is_none_or(|g| g.unit < a.actions.len()));
     // Body senses are context for Super and CT (not predicted: they have no pulvinar).
     let extra = [
         (
