@@ -272,13 +272,13 @@ fn burst_of<'n>(kind: &LayerKind, burst: &'n [f32], ca_p: &'n [f32]) -> &'n [f32
     }
 }
 
-/// Checks that `values` are `len` finite, non-negative rates.
 /// Whether pathway `p` is open this theta cycle (a network that has not run a minus phase yet
 /// has no gate states: everything is open).
 fn is_open(gate_open: &[bool], p: usize) -> bool {
     gate_open.get(p).copied().unwrap_or(true)
 }
 
+/// Checks that `values` are `len` finite, non-negative rates.
 fn check_rates(what: &str, len: usize, values: &[f32]) -> Result<()> {
     check_vector(what, values, len)?;
     match values.iter().position(|v| *v < 0.0) {
@@ -507,25 +507,29 @@ impl Network {
         };
         // Gated pathways from one sender, gated by one layer, are alternatives (one open at a
         // time for a one-hot gate layer): together they count as one share of ΣRel.
-        let alternatives = |p: &Path| {
-            p.spec.gate.as_ref().map_or(1, |g| {
-                paths
-                    .iter()
-                    .filter(|q| {
-                        q.recv == p.recv
-                            && q.send == p.send
-                            && q.spec.gate.as_ref().is_some_and(|h| h.layer == g.layer)
-                    })
-                    .count()
+        let alternatives: Vec<usize> = paths
+            .iter()
+            .map(|p| {
+                p.spec.gate.as_ref().map_or(1, |g| {
+                    paths
+                        .iter()
+                        .filter(|q| {
+                            q.recv == p.recv
+                                && q.send == p.send
+                                && q.spec.gate.as_ref().is_some_and(|h| h.layer == g.layer)
+                        })
+                        .count()
+                })
             })
-        };
+            .collect();
         let mut gscales = Vec::with_capacity(paths.len());
         for i in 0..paths.len() {
             let (r, k) = (paths[i].recv, class(paths[i].spec.kind));
             let rel_sum: f32 = paths
                 .iter()
-                .filter(|p| p.recv == r && class(p.spec.kind) == k)
-                .map(|p| p.spec.rel / alternatives(p) as f32)
+                .zip(&alternatives)
+                .filter(|(p, _)| p.recv == r && class(p.spec.kind) == k)
+                .map(|(p, &a)| p.spec.rel / a as f32)
                 .sum();
             let p = &paths[i];
             let nr = layers[r].len();
@@ -544,7 +548,11 @@ impl Network {
             };
             gscales.push(p.spec.abs * rel / expect);
         }
-        let num_synapses_cached = paths.iter().map(|p| p.len() / alternatives(p)).sum();
+        let num_synapses_cached = paths
+            .iter()
+            .zip(&alternatives)
+            .map(|(p, &a)| p.len() / a)
+            .sum();
         for (p, g) in paths.iter_mut().zip(gscales) {
             p.gscale = g;
         }
