@@ -53,6 +53,7 @@ pub fn small_spec(seed: u64) -> NetworkSpec {
     let o = DeepOpts {
         seed,
         remap_actions: Some(SMALL_ACTIONS),
+        channel_width: 4,
         ..DeepOpts::agent()
     };
     deep_predictive(Shape::d4(4, 4, 4, 8), &o)
@@ -206,11 +207,13 @@ mod tests {
         let r = run(BenchSize::Small, 2, 0).unwrap();
         assert_eq!(r.neurons, 512 + 8 + 400 + 400 + 512);
         // Fully connected: Input, pulvinar ↔ Super, CT (5 × 512 × 400), Super → CT context
-        // (400 × 400), the one-to-one Input → pulvinar pathway, the 8 actions → Super, CT, and
-        // one Input → pulvinar remapping pathway per action of the default agent (5 × 512²).
+        // (400 × 400), the 8 actions → Super, CT, and one Input → pulvinar remapping pathway
+        // per action of the default agent, each pixel of each of the two 16 × 16 channels
+        // hearing its own channel within 1 row and 5 columns (46 row and 146 column pairs
+        // within reach, edges clipped).
         assert_eq!(
             r.synapses,
-            5 * 512 * 400 + 400 * 400 + 512 + 2 * 8 * 400 + SMALL_ACTIONS * 512 * 512
+            5 * 512 * 400 + 400 * 400 + 2 * 8 * 400 + SMALL_ACTIONS * 2 * 46 * 146
         );
         assert!(
             r.mean_rate_hz > 0.5 && r.mean_rate_hz < 150.0,

@@ -141,6 +141,17 @@ pub struct PulvParams {
     /// How far the state decays toward rest between the phases, in [0, 1]. Default 1 (Axon:
     /// a full decay, so plus-phase activity reflects the driver alone).
     pub phase_decay: f32,
+    /// For an input driver: drive the plus phase with the driver's spikes, each adding
+    /// `drive_scale` of excitatory conductance that then decays like synaptic input, and shut
+    /// out the other inputs; the driver layer then shows the outcome in the plus phase
+    /// (`Network::apply_outcome` sets it). Default false: a steady conductance in proportion
+    /// to the driver's value, as Axon does. A steady conductance and a spike train of the same
+    /// mean make differently shaped rate curves (the steady one is silent up to about 0.3 of a
+    /// pixel's range, then rises to 0.97; the spikes that carry the minus phase's prediction
+    /// fire from about 0.2 and flatten near 0.7), and the frame-space readout is calibrated on
+    /// the plus phase: copying a novel pattern through a one-to-one pathway alone erred by
+    /// 0.0153 with the steady drive and by 0.0041 with spikes.
+    pub drive_spikes: bool,
 }
 
 impl Default for PulvParams {
@@ -149,6 +160,7 @@ impl Default for PulvParams {
             drive_scale: 0.1,
             full_drive_act: 0.6,
             phase_decay: 1.0,
+            drive_spikes: false,
         }
     }
 }

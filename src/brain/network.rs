@@ -387,11 +387,10 @@ impl Scratch {
     }
 }
 
-/// Magic bytes and format version of saved networks.
-/// Framing of saved networks.
+/// Framing of saved networks (version 3: pulvinar spike drive, windowed pathways).
 const FORMAT: super::framing::Format = super::framing::Format {
     magic: b"THETANET",
-    version: 2,
+    version: 3,
 };
 
 /// A built network with all its state.
@@ -505,8 +504,9 @@ impl Network {
             PathKind::Inhib => 1,
             _ => 0,
         };
-        // Gated pathways from one sender, gated by one layer, are alternatives (one open at a
-        // time for a one-hot gate layer): together they count as one share of ΣRel.
+        // Gated pathways of one pattern from one sender, gated by one layer, are alternatives
+        // (one open at a time for a one-hot gate layer): together they count as one share of
+        // ΣRel.
         let alternatives: Vec<usize> = paths
             .iter()
             .map(|p| {
@@ -516,6 +516,7 @@ impl Network {
                         .filter(|q| {
                             q.recv == p.recv
                                 && q.send == p.send
+                                && q.spec.pattern == p.spec.pattern
                                 && q.spec.gate.as_ref().is_some_and(|h| h.layer == g.layer)
                         })
                         .count()
@@ -839,7 +840,15 @@ impl Network {
             values,
         )?;
         let r = l.range();
-        self.neurons.outcome[r].copy_from_slice(values);
+        self.neurons.outcome[r.clone()].copy_from_slice(values);
+        // A spike-driven pulvinar hears the outcome through this layer's spikes.
+        if self
+            .layers
+            .iter()
+            .any(|p| p.driver == Some(layer) && p.spec.pulv.drive_spikes)
+        {
+            self.neurons.ext[r].copy_from_slice(values);
+        }
         Ok(())
     }
 
@@ -964,18 +973,26 @@ impl Network {
         let n = &mut self.neurons;
         // Pulvinar in the plus phase: driven by its driver's value (input drivers: the outcome
         // applied to them; target drivers: the target; others: their burst), its other inputs
-        // scaled down as the drive nears full strength.
+        // scaled down as the drive nears full strength; or, with `drive_spikes`, by an input
+        // driver's spikes alone, which then integrate like synaptic input.
         // Field borrows (not through a method) so the other fields stay writable below.
         let mut drive: Option<(f32, &[f32])> = None;
+        let mut spike_drive = false;
         if plus && let Some(d) = l.driver {
             let dl = &self.layers[d];
+            spike_drive = l.spec.pulv.drive_spikes && dl.spec.kind == LayerKind::Input;
             let vals = match dl.spec.kind {
+                LayerKind::Input if spike_drive => &n.spike[dl.range()],
                 LayerKind::Input => &n.outcome[dl.range()],
                 LayerKind::Target => &n.ext[dl.range()],
                 _ => &burst_of(&dl.spec.kind, &n.burst, &n.ca_p)[dl.range()],
             };
-            let max_drv = vals.iter().copied().fold(0.0, f32::max);
-            let non_drive = 1.0 - (max_drv / l.spec.pulv.full_drive_act).min(1.0);
+            let non_drive = if spike_drive {
+                0.0
+            } else {
+                let max_drv = vals.iter().copied().fold(0.0, f32::max);
+                1.0 - (max_drv / l.spec.pulv.full_drive_act).min(1.0)
+            };
             drive = Some((non_drive, vals));
         }
         // Gather this cycle's input and zero the ring-buffer slot for reuse.
@@ -1006,7 +1023,9 @@ impl Network {
         if let Some((nd, dv)) = drive {
             for ((g, d), s) in g.iter_mut().zip(dv).zip(&mut n.ge_syn[start..start + len]) {
                 *g = nd * *g + drive_scale * d;
-                *s *= nd;
+                if !spike_drive {
+                    *s *= nd;
+                }
             }
         }
         n.ge_raw[start..start + len].copy_from_slice(g);

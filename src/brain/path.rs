@@ -48,6 +48,18 @@ pub enum Pattern {
         /// Neighbourhood radius in sender pools.
         radius: usize,
     },
+    /// Between two layers of one shape whose pools tile an image, each pool holding its tile's
+    /// pixels with `channel_width` columns per channel side by side: a receiver gets the
+    /// senders of its own channel whose pixels lie within `rows` rows and `cols` columns of
+    /// its own.
+    Window {
+        /// Reach along the image's rows (up and down).
+        rows: usize,
+        /// Reach along its columns (left and right).
+        cols: usize,
+        /// Columns per channel in a pool (the tile width).
+        channel_width: usize,
+    },
 }
 
 /// Everything that defines one pathway.
@@ -583,6 +595,34 @@ impl Path {
                     }
                 }
             }
+            Pattern::Window {
+                rows: wr,
+                cols: wc,
+                channel_width: cw,
+            } => {
+                if s_shape != r_shape || *cw == 0 || !s_shape.units_x.is_multiple_of(*cw) {
+                    return Err(mismatch(
+                        "Window needs layers of one shape whose pool width is a multiple of channel_width",
+                    ));
+                }
+                let sh = s_shape;
+                // (channel, image row, image column) of every unit.
+                let pos = |i: usize| {
+                    let (pool, u) = (i / sh.pool_size(), i % sh.pool_size());
+                    let (py, px) = (pool / sh.pools_x, pool % sh.pools_x);
+                    let (uy, ux) = (u / sh.units_x, u % sh.units_x);
+                    (ux / cw, py * sh.units_y + uy, px * cw + ux % cw)
+                };
+                let all: Vec<_> = (0..ns).map(pos).collect();
+                for (s, row) in rows.iter_mut().enumerate() {
+                    let (c, y, x) = all[s];
+                    for (r, &(rc, ry, rx)) in all.iter().enumerate() {
+                        if rc == c && ry.abs_diff(y) <= *wr && rx.abs_diff(x) <= *wc {
+                            row.push((r + r_start) as u32);
+                        }
+                    }
+                }
+            }
             Pattern::PoolTile { radius } => {
                 let sp = s_shape.pool_size();
                 let rp = r_shape.pool_size();
@@ -1057,6 +1097,11 @@ mod tests {
             Pattern::PoolTile { radius: 1 },
             Pattern::Random { p: 0.3 },
             Pattern::OneToOne,
+            Pattern::Window {
+                rows: 1,
+                cols: 1,
+                channel_width: 1,
+            },
         ] {
             let mut rng = ChaCha8Rng::seed_from_u64(3);
             let spec = PathSpec::new("a", "b", PathKind::Forward, pattern.clone());
@@ -1084,5 +1129,46 @@ mod tests {
         let mut p = Path::build(spec, 0, 1, shape, shape, r_start, &mut rng).unwrap();
         p.index_runs();
         assert!(p.runs.len() * 4 <= p.len(), "{} runs", p.runs.len());
+    }
+
+    /// A window connects each pixel to the pixels of its own channel within reach, across
+    /// pool (tile) borders, and nothing else.
+    #[test]
+    fn window_reaches_pixels_of_the_same_channel_across_tiles() {
+        // A 4 × 6 image of two channels in 2 × 2 tiles of 2 × 3 pixels: each pool holds
+        // 2 rows of 2 × 3 units (channel 0's three columns, then channel 1's).
+        let shape = Shape::d4(2, 2, 2, 6);
+        let pattern = Pattern::Window {
+            rows: 1,
+            cols: 2,
+            channel_width: 3,
+        };
+        let spec = PathSpec::new("a", "b", PathKind::Forward, pattern);
+        let mut rng = ChaCha8Rng::seed_from_u64(0);
+        let p = Path::build(spec, 0, 1, shape, shape, 0, &mut rng).unwrap();
+        // Unit index of (channel, image row, image column).
+        let unit = |c: usize, y: usize, x: usize| {
+            let pool = (y / 2) * 2 + x / 3;
+            pool * 12 + (y % 2) * 6 + c * 3 + x % 3
+        };
+        let row = |s: usize| &p.ridx[p.offs[s] as usize..p.offs[s + 1] as usize];
+        // Channel 1, row 1, column 2 (a tile's right edge) reaches rows 0–2, columns 0–4.
+        let mut want: Vec<u32> = (0..=2)
+            .flat_map(|y| (0..=4).map(move |x| unit(1, y, x) as u32))
+            .collect();
+        want.sort_unstable();
+        let mut got = row(unit(1, 1, 2)).to_vec();
+        got.sort_unstable();
+        assert_eq!(got, want);
+        // A corner reaches 2 rows × 3 columns, and a pixel only its own channel.
+        assert_eq!(row(unit(0, 3, 5)).len(), 6);
+        assert!(row(unit(0, 0, 0)).iter().all(|&r| r as usize % 6 < 3));
+        let bad = Pattern::Window {
+            rows: 1,
+            cols: 1,
+            channel_width: 4,
+        };
+        let spec = PathSpec::new("a", "b", PathKind::Forward, bad);
+        assert!(Path::build(spec, 0, 1, shape, shape, 0, &mut rng).is_err());
     }
 }

@@ -508,12 +508,14 @@ impl Default for CortexSpec {
 
 /// `DeepOpts` fields the sandbox sets from the agent (its retina, `pools`/`units`, the run's
 /// seed), refused in a scenario's `deep` block rather than silently overwritten.
-const DEEP_SET_BY_AGENT: [&str; 6] = [
+const DEEP_SET_BY_AGENT: [&str; 8] = [
     "input",
     "hidden",
     "hidden_shape",
     "action",
     "action_units",
+    "remap_actions",
+    "channel_width",
     "seed",
 ];
 

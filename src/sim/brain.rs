@@ -85,6 +85,7 @@ pub fn agent_network(a: &AgentSpec, c: &CortexSpec, seed: u64) -> NetworkSpec {
         hidden_shape: Shape::d4(c.pools[0], c.pools[1], c.units[0], c.units[1]),
         action_units: ACTION_UNITS,
         remap_actions: Some(a.actions.len()),
+        channel_width: tiling(&a.sensors.retina).3,
         seed,
         ..c.deep.clone()
     };
