@@ -328,24 +328,24 @@ pub fn deep_predictive(input_shape: Shape, o: &DeepOpts) -> NetworkSpec {
             // Weak, nearly uniform initial weights: at Axon's 0.5 ± 0.25 each pathway adds a
             // blurred copy of the whole frame until learning carves it, which cost walk_room
             // 0.2–0.4 of skill (seed 0; 0.1 ± 0.05: −0.531 → −0.458, look_around 0.187 → 0.204).
+            let pattern = match o.remap_reach {
+                Some((rows, cols)) => Pattern::Window {
+                    rows,
+                    cols,
+                    channel_width: if o.channel_width == 0 {
+                        input_shape.units_x
+                    } else {
+                        o.channel_width
+                    },
+                },
+                None => Pattern::Full,
+            };
             for k in 0..o
                 .remap_actions
                 .map_or(o.action_units, |n| n.min(o.action_units))
             {
-                let pattern = match o.remap_reach {
-                    Some((rows, cols)) => Pattern::Window {
-                        rows,
-                        cols,
-                        channel_width: if o.channel_width == 0 {
-                            input_shape.units_x
-                        } else {
-                            o.channel_width
-                        },
-                    },
-                    None => Pattern::Full,
-                };
                 paths.push(
-                    PathSpec::new(inp, &p_name, PathKind::Forward, pattern)
+                    PathSpec::new(inp, &p_name, PathKind::Forward, pattern.clone())
                         .rel(o.remap_rel)
                         .init(0.1, 0.05)
                         .lrate(lr)
