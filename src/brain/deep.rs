@@ -104,6 +104,9 @@ pub struct DeepOpts {
     pub pulv_drive_spikes: bool,
     /// Pulvinar decay between the phases (see `PulvParams::phase_decay`). Default 1.
     pub pulv_phase_decay: f32,
+    /// With `pulv_drive_spikes`: decay of the input layer as the plus phase starts (see
+    /// `PulvParams::driver_decay`). Default 0.
+    pub pulv_driver_decay: f32,
     /// Absolute strength of CT → pulvinar (the prediction pathway). Default 1.
     pub ct_pulv_abs: f32,
     /// Strength of the action (efference copy) pathways relative to the sensory input.
@@ -154,6 +157,7 @@ impl Default for DeepOpts {
             hidden_pool_gi: 1.1,
             syn_scale_rate: 0.005,
             pulv_phase_decay: 1.0,
+            pulv_driver_decay: 0.0,
             remap_rel: 0.0,
             remap_actions: None,
             remap_reach: None,
@@ -199,6 +203,11 @@ impl DeepOpts {
             // calibrated on arrive alike (see `PulvParams::drive_spikes`). look_around, seed 1,
             // with the remapping below and no copy pathway: skill 0.273 → 0.348.
             pulv_drive_spikes: true,
+            // The input layer starts the plus phase afresh, so the pulvinar hears the outcome
+            // and not the end of the frame before it (seed 0: look_around 0.394 → 0.432,
+            // walk_room −0.312 → −0.144, push_box −0.349 → −0.232; falling_objects, whose
+            // frames barely change, −0.573 → −1.158).
+            pulv_driver_decay: 1.0,
             // No ungated copy of the frame: with it the remapping pathways learn its residual
             // rather than the move, and a blend of frame and move is a blur (look_around,
             // seed 0, remapping at 6, steady drive: 0.291 with the copy at 3, 0.316 without).
@@ -257,6 +266,7 @@ pub fn deep_predictive(input_shape: Shape, o: &DeepOpts) -> NetworkSpec {
     pulv.inhib.gi = o.pulv_gi;
     pulv.pulv.drive_scale = o.drive_scale;
     pulv.pulv.phase_decay = o.pulv_phase_decay;
+    pulv.pulv.driver_decay = o.pulv_driver_decay;
     pulv.pulv.drive_spikes = o.pulv_drive_spikes;
     pulv.act_nominal = o.input_nominal;
     // Pools of a sensory layer are its channels (luminance, depth, ...): they share the
@@ -481,8 +491,13 @@ mod tests {
 
     /// The pulvinar's plus-phase activity after three cycles with a bright-and-dark outcome.
     fn plus_activity(o: &DeepOpts) -> Vec<f32> {
-        let mut net = Network::new(deep_predictive(Shape::d2(4, 4), o)).unwrap();
         let frame: Vec<f32> = (0..16).map(|i| (i % 5) as f32 / 4.0).collect();
+        plus_activity_after(o, &frame)
+    }
+
+    /// The pulvinar's plus-phase activity for a fixed outcome after minus phases on `frame`.
+    fn plus_activity_after(o: &DeepOpts, frame: &[f32]) -> Vec<f32> {
+        let mut net = Network::new(deep_predictive(Shape::d2(4, 4), o)).unwrap();
         let outcome: Vec<f32> = (0..16).map(|i| if i < 8 { 0.9 } else { 0.1 }).collect();
         let (i, p) = (
             net.layer_index("Input").unwrap(),
@@ -490,7 +505,7 @@ mod tests {
         );
         for _ in 0..3 {
             net.start_theta().unwrap();
-            net.set_input(i, &frame).unwrap();
+            net.set_input(i, frame).unwrap();
             net.run_minus().unwrap();
             net.apply_outcome(i, &outcome).unwrap();
             net.run_plus().unwrap();
@@ -524,6 +539,52 @@ mod tests {
             spiking > 0.02 && steady.abs() < 0.005,
             "{spiking} vs {steady}"
         );
+    }
+
+    /// With the driver reset as the plus phase starts, what the pulvinar hears then is the
+    /// outcome alone; without it, the input units' firing carries the frame before into it.
+    #[test]
+    fn a_reset_driver_leaves_the_previous_frame_out_of_the_plus_phase() {
+        let opts = |reset: f32| DeepOpts {
+            pulv_drive_spikes: true,
+            pulv_driver_decay: reset,
+            drive_scale: 0.6,
+            input_clamp_ge: 0.5,
+            input_gi: 0.0,
+            ..Default::default()
+        };
+        let (dark, bright) = (vec![0.1f32; 16], vec![0.9f32; 16]);
+        let spread = |reset: f32| {
+            let (a, b) = (
+                plus_activity_after(&opts(reset), &dark),
+                plus_activity_after(&opts(reset), &bright),
+            );
+            a.iter().zip(&b).map(|(x, y)| (x - y).abs()).sum::<f32>() / 16.0
+        };
+        let (kept, reset) = (spread(0.0), spread(1.0));
+        // What remains after the reset is the pulvinar's integrated minus-phase activity.
+        assert!(reset < 0.02 && reset < 0.6 * kept, "{reset} vs {kept}");
+        // The input units enter the plus phase in one state whatever they showed before.
+        let entering = |reset: f32, frame: &[f32]| {
+            let mut net = Network::new(deep_predictive(Shape::d2(4, 4), &opts(reset))).unwrap();
+            let i = net.layer_index("Input").unwrap();
+            net.start_theta().unwrap();
+            net.set_input(i, frame).unwrap();
+            net.run_minus().unwrap();
+            let r = net.layers[i].range();
+            (
+                net.neurons.vm[r.clone()].to_vec(),
+                net.neurons.isi[r].to_vec(),
+            )
+        };
+        assert_eq!(entering(1.0, &dark), entering(1.0, &bright));
+        assert_ne!(entering(0.0, &dark).0, entering(0.0, &bright).0);
+        let bad = DeepOpts {
+            pulv_driver_decay: 1.5,
+            ..Default::default()
+        };
+        let err = Network::new(deep_predictive(Shape::d2(4, 4), &bad)).unwrap_err();
+        assert!(err.to_string().contains("driver_decay"), "{err}");
     }
 
     #[test]

@@ -152,6 +152,12 @@ pub struct PulvParams {
     /// the plus phase: copying a novel pattern through a one-to-one pathway alone erred by
     /// 0.0153 with the steady drive and by 0.0041 with spikes.
     pub drive_spikes: bool,
+    /// With `drive_spikes`: how far the driving input layer decays toward rest as the plus
+    /// phase starts, in [0, 1]. At 0 its units carry the previous frame's firing into the
+    /// plus phase (a unit changes rate only after finishing its current interval), so the
+    /// outcome the pulvinar hears, and its readout is calibrated on, mixes in the frame before;
+    /// at 1 they start afresh from the outcome. Default 0.
+    pub driver_decay: f32,
 }
 
 impl Default for PulvParams {
@@ -161,6 +167,7 @@ impl Default for PulvParams {
             full_drive_act: 0.6,
             phase_decay: 1.0,
             drive_spikes: false,
+            driver_decay: 0.0,
         }
     }
 }
@@ -297,6 +304,12 @@ impl LayerSpec {
         check_range(
             &format!("{at}.pulv.phase_decay"),
             self.pulv.phase_decay,
+            0.0,
+            1.0,
+        )?;
+        check_range(
+            &format!("{at}.pulv.driver_decay"),
+            self.pulv.driver_decay,
             0.0,
             1.0,
         )

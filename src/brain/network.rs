@@ -387,10 +387,11 @@ impl Scratch {
     }
 }
 
-/// Framing of saved networks (version 3: pulvinar spike drive, windowed pathways).
+/// Framing of saved networks (version 4: the pulvinar's driver decay; 3: pulvinar spike drive,
+/// windowed pathways).
 const FORMAT: super::framing::Format = super::framing::Format {
     magic: b"THETANET",
-    version: 3,
+    version: 4,
 };
 
 /// A built network with all its state.
@@ -782,6 +783,15 @@ impl Network {
                 let d = self.layers[li].spec.pulv.phase_decay;
                 if d > 0.0 {
                     self.decay_layer(li, d, d);
+                }
+                let pulv = &self.layers[li].spec.pulv;
+                let dd = pulv.driver_decay;
+                if let Some(dr) = self.layers[li].driver
+                    && pulv.drive_spikes
+                    && dd > 0.0
+                    && self.layers[dr].spec.kind == LayerKind::Input
+                {
+                    self.decay_layer(dr, dd, dd);
                 }
             }
         }
