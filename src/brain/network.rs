@@ -387,6 +387,14 @@ impl Scratch {
     }
 }
 
+/// The input layer whose spikes drive pulvinar `li` in the plus phase (`drive_spikes` is
+/// honoured only for an input driver).
+fn spike_driver(layers: &[Layer], li: usize) -> Option<usize> {
+    let l = &layers[li];
+    l.driver
+        .filter(|&d| l.spec.pulv.drive_spikes && layers[d].spec.kind == LayerKind::Input)
+}
+
 /// Framing of saved networks (version 4: the pulvinar's driver decay; 3: pulvinar spike drive,
 /// windowed pathways).
 const FORMAT: super::framing::Format = super::framing::Format {
@@ -784,12 +792,9 @@ impl Network {
                 if d > 0.0 {
                     self.decay_layer(li, d, d);
                 }
-                let pulv = &self.layers[li].spec.pulv;
-                let dd = pulv.driver_decay;
-                if let Some(dr) = self.layers[li].driver
-                    && pulv.drive_spikes
-                    && dd > 0.0
-                    && self.layers[dr].spec.kind == LayerKind::Input
+                let dd = self.layers[li].spec.pulv.driver_decay;
+                if dd > 0.0
+                    && let Some(dr) = spike_driver(&self.layers, li)
                 {
                     self.decay_layer(dr, dd, dd);
                 }
@@ -852,11 +857,7 @@ impl Network {
         let r = l.range();
         self.neurons.outcome[r.clone()].copy_from_slice(values);
         // A spike-driven pulvinar hears the outcome through this layer's spikes.
-        if self
-            .layers
-            .iter()
-            .any(|p| p.driver == Some(layer) && p.spec.pulv.drive_spikes)
-        {
+        if (0..self.layers.len()).any(|p| spike_driver(&self.layers, p) == Some(layer)) {
             self.neurons.ext[r].copy_from_slice(values);
         }
         Ok(())
@@ -990,7 +991,7 @@ impl Network {
         let mut spike_drive = false;
         if plus && let Some(d) = l.driver {
             let dl = &self.layers[d];
-            spike_drive = l.spec.pulv.drive_spikes && dl.spec.kind == LayerKind::Input;
+            spike_drive = spike_driver(&self.layers, li).is_some();
             let vals = match dl.spec.kind {
                 LayerKind::Input if spike_drive => &n.spike[dl.range()],
                 LayerKind::Input => &n.outcome[dl.range()],
