@@ -158,6 +158,19 @@ pub struct PulvParams {
     /// outcome the pulvinar hears, and its readout is calibrated on, mixes in the frame before;
     /// at 1 they start afresh from the outcome. Default 0.
     pub driver_decay: f32,
+    /// How the layer's synapses learn. At 0, Axon's target rule: each synapse's plus-minus
+    /// difference of sender × receiver spike calcium (`syCaP − syCaD`, fitted over the whole
+    /// theta cycle). Above 0, the receiver's activity later minus earlier (ActP − ActM) times
+    /// this gain, credited to each sender's minus-phase spike calcium: the activity that made
+    /// the prediction. Default 0.
+    ///
+    /// The synaptic rule credits the plus phase to what the sender does then, and so assumes
+    /// senders hold still across the phases (as CT does); a pathway from an input layer that
+    /// shows the outcome in the plus phase would learn the outcome's own correlations. And
+    /// the plus phase starts from rest, so spike calcium reached the minus phase's level with
+    /// fewer spikes than the readout's rate: predictions settled short of the outcome (a
+    /// still scene: 0.72 where the outcome drove 0.75).
+    pub act_error: f32,
 }
 
 impl Default for PulvParams {
@@ -168,6 +181,7 @@ impl Default for PulvParams {
             phase_decay: 1.0,
             drive_spikes: false,
             driver_decay: 0.0,
+            act_error: 0.0,
         }
     }
 }
@@ -312,6 +326,12 @@ impl LayerSpec {
             self.pulv.driver_decay,
             0.0,
             1.0,
+        )?;
+        check_range(
+            &format!("{at}.pulv.act_error"),
+            self.pulv.act_error,
+            0.0,
+            100.0,
         )
     }
 }

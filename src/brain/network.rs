@@ -395,11 +395,11 @@ fn spike_driver(layers: &[Layer], li: usize) -> Option<usize> {
         .filter(|&d| l.spec.pulv.drive_spikes && layers[d].spec.kind == LayerKind::Input)
 }
 
-/// Framing of saved networks (version 4: the pulvinar's driver decay; 3: pulvinar spike drive,
-/// windowed pathways).
+/// Framing of saved networks (version 5: the pulvinar's activity-error rule; 4: the
+/// pulvinar's driver decay; 3: pulvinar spike drive, windowed pathways).
 const FORMAT: super::framing::Format = super::framing::Format {
     magic: b"THETANET",
-    version: 4,
+    version: 5,
 };
 
 /// A built network with all its state.
@@ -1241,8 +1241,13 @@ impl Network {
         let mut r_err = vec![0.0f32; n.len()];
         for l in &self.layers {
             let target = l.spec.kind.target_rule();
+            let act_error = if target { l.spec.pulv.act_error } else { 0.0 };
             for i in l.range() {
-                let err = n.lca_p[i] - n.lca_d[i];
+                let err = if act_error > 0.0 {
+                    act_error * (n.act_p[i] - n.act_m[i]) * n.rl_rate[i]
+                } else {
+                    n.lca_p[i] - n.lca_d[i]
+                };
                 r_err[i] = err;
                 r_factor[i] = if target {
                     n.rl_rate[i]
@@ -1264,6 +1269,7 @@ impl Network {
             .map(|i| n.ca_syn[i] > 1e-6 || bins_nm[i * nb..(i + 1) * nb].iter().any(|b| *b > 1e-6))
             .collect();
         let ca_syn = &n.ca_syn;
+        let minus_bins = (self.spec.theta.minus_cycles / self.spec.theta.bin_cycles).max(1);
         for (pi, p) in self.paths.iter_mut().enumerate() {
             if !is_open(&self.gate_open, pi) {
                 continue;
@@ -1280,6 +1286,9 @@ impl Network {
                 burst_prv: &n.burst_prv,
                 active: &active,
                 target: self.layers[p.recv].spec.kind.target_rule(),
+                act_error: self.layers[p.recv].spec.kind.target_rule()
+                    && self.layers[p.recv].spec.pulv.act_error > 0.0,
+                minus_bins,
             };
             p.learn(self.layers[p.send].start, self.lrate_sched, &ctx);
         }

@@ -405,6 +405,15 @@ impl RowJob<'_> {
                 for (c, &r) in credit.iter_mut().zip(rows) {
                     *c = sprv * ctx.r_err[r as usize];
                 }
+            } else if ctx.act_error {
+                let sb = &ctx.ca_bins[gs * nb..gs * nb + ctx.minus_bins.min(nb)];
+                let s_minus = sb.iter().sum::<f32>() / sb.len().max(1) as f32;
+                if s_minus <= 0.0 {
+                    continue;
+                }
+                for (c, &r) in credit.iter_mut().zip(rows) {
+                    *c = s_minus * ctx.r_err[r as usize];
+                }
             } else {
                 if !ctx.active[gs] {
                     continue;
@@ -542,6 +551,11 @@ pub(crate) struct LearnCtx<'a> {
     pub active: &'a [bool],
     /// Receiver layer learns with the target rule.
     pub target: bool,
+    /// Target rule on the receiver's activity error (`PulvParams::act_error`, already in
+    /// `r_err`) credited to each sender's mean spike calcium over the minus phase.
+    pub act_error: bool,
+    /// Bins of the minus phase (the first ones of the cycle).
+    pub minus_bins: usize,
 }
 
 impl Path {
@@ -1045,6 +1059,8 @@ mod tests {
             burst_prv: &[],
             active: &[],
             target: false,
+            act_error: false,
+            minus_bins: 1,
         };
         let mut coef: Vec<f32> = (0..nb).map(|_| rng.random_range(-1.0f32..1.0)).collect();
         coef[3] = 0.0;
