@@ -1097,6 +1097,74 @@ mod tests {
         }
     }
 
+    /// The activity-error rule credits the senders of the minus phase: a sender that fires
+    /// only in the plus phase (as an input layer showing the outcome does) keeps its weights,
+    /// where the synaptic target rule strengthens them; a minus-phase sender's weights follow
+    /// the sign of each receiver's error.
+    #[test]
+    fn activity_error_credits_the_minus_phase_senders() {
+        use crate::brain::kinase::CaParams;
+        let (minus, plus, bin) = (150, 50, 10);
+        let bins = SynCaBins::fit(minus, plus, bin, &CaParams::default());
+        let nb = (minus + plus) / bin;
+        let minus_bins = minus / bin;
+        // Neurons 0 and 1 send, 2 and 3 receive (steady CaSyn in every bin).
+        let n = 4;
+        let mut ca_bins = vec![0.0f32; n * nb];
+        for k in 0..nb {
+            ca_bins[k] = if k < minus_bins { 0.5 } else { 0.0 };
+            ca_bins[nb + k] = if k < minus_bins { 0.0 } else { 0.5 };
+            ca_bins[2 * nb + k] = 0.5;
+            ca_bins[3 * nb + k] = 0.5;
+        }
+        let mut bins_t = vec![0.0f32; n * nb];
+        for i in 0..n {
+            for k in 0..nb {
+                bins_t[k * n + i] = ca_bins[i * nb + k];
+            }
+        }
+        let ca_syn = vec![0.0f32; n];
+        let r_factor = vec![1.0f32; n];
+        let r_err = vec![0.0, 0.0, 0.5, -0.5];
+        let active = vec![true; n];
+        let learned = |act_error: bool| {
+            let spec = PathSpec::new("S", "R", PathKind::Forward, Pattern::Full).lrate(0.1);
+            let mut rng = ChaCha8Rng::seed_from_u64(3);
+            let mut p =
+                Path::build(spec, 0, 1, Shape::d2(1, 2), Shape::d2(1, 2), 2, &mut rng).unwrap();
+            let before = p.wt.clone();
+            let ctx = LearnCtx {
+                bins: &bins,
+                nb,
+                ca_bins: &ca_bins,
+                bins_t: &bins_t,
+                n,
+                ca_syn: &ca_syn,
+                r_factor: &r_factor,
+                r_err: &r_err,
+                burst_prv: &[],
+                active: &active,
+                target: true,
+                act_error,
+                minus_bins,
+            };
+            p.learn(0, 1.0, &ctx);
+            // Rows are senders; within a row, receivers 2 then 3.
+            p.wt.iter()
+                .zip(&before)
+                .map(|(a, b)| a - b)
+                .collect::<Vec<f32>>()
+        };
+        let d = learned(true);
+        assert!(d[0] > 0.0 && d[1] < 0.0, "minus-phase sender: {d:?}");
+        assert_eq!((d[2], d[3]), (0.0, 0.0), "plus-only sender: {d:?}");
+        let d = learned(false);
+        assert!(
+            d[2] > 0.0 && d[3] > 0.0,
+            "synaptic rule, plus-only sender: {d:?}"
+        );
+    }
+
     /// Row adds, through indexed runs or runs found on the way, equal a synapse-by-synapse loop.
     #[test]
     fn row_adds_match_a_synapse_loop() {
