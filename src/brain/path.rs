@@ -1108,7 +1108,7 @@ mod tests {
         let bins = SynCaBins::fit(minus, plus, bin, &CaParams::default());
         let nb = (minus + plus) / bin;
         let minus_bins = minus / bin;
-        // Neurons 0 and 1 send, 2 and 3 receive (steady CaSyn in every bin).
+        // Neuron 0 fires in the minus phase, 1 in the plus phase; receivers 2 and 3 throughout.
         let n = 4;
         let mut ca_bins = vec![0.0f32; n * nb];
         for k in 0..nb {
