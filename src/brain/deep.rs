@@ -241,8 +241,8 @@ impl DeepOpts {
             // The pulvinar learns from its activity error, credited to the minus phase's
             // senders (see `PulvParams::act_error`); with the two lines above and below,
             // seed 0: look_around 0.432 → 0.703, walk_room −0.144 → 0.183, push_box −0.232
-            // → 0.240. Gain 1 and 4 did as well as 2 (look_around 0.551 / 0.540 at remapping
-            // strength 1).
+            // → 0.240. At remapping strength 1, gain 1 / 2 / 4: walk_room 0.099 / 0.110 /
+            // 0.093 (look_around 0.551 at 1, 0.540 at 4).
             pulv_act_error: 2.0,
             // Without them the action reached the pulvinar only through CT, whose code was
             // too coarse to move the image (look_around: 0.01843 with the true turn, 0.01841
