@@ -336,6 +336,18 @@ impl LayerSpec {
     }
 }
 
+impl LayerSpec {
+    /// Gain of the activity-error rule this layer learns with (`PulvParams::act_error`), 0
+    /// when it learns otherwise (the rule applies to target-rule layers only).
+    pub fn act_error_gain(&self) -> f32 {
+        if self.kind.target_rule() {
+            self.pulv.act_error
+        } else {
+            0.0
+        }
+    }
+}
+
 /// A layer inside a built network.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Layer {

@@ -1241,7 +1241,7 @@ impl Network {
         let mut r_err = vec![0.0f32; n.len()];
         for l in &self.layers {
             let target = l.spec.kind.target_rule();
-            let act_error = if target { l.spec.pulv.act_error } else { 0.0 };
+            let act_error = l.spec.act_error_gain();
             for i in l.range() {
                 let err = if act_error > 0.0 {
                     act_error * (n.act_p[i] - n.act_m[i]) * n.rl_rate[i]
@@ -1286,8 +1286,7 @@ impl Network {
                 burst_prv: &n.burst_prv,
                 active: &active,
                 target: self.layers[p.recv].spec.kind.target_rule(),
-                act_error: self.layers[p.recv].spec.kind.target_rule()
-                    && self.layers[p.recv].spec.pulv.act_error > 0.0,
+                act_error: self.layers[p.recv].spec.act_error_gain() > 0.0,
                 minus_bins,
             };
             p.learn(self.layers[p.send].start, self.lrate_sched, &ctx);
