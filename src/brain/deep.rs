@@ -208,7 +208,7 @@ impl DeepOpts {
             // (10×10 hidden units).
             input_gi: 0.0,
             // At 0.5 a unit stayed silent below a pixel value of about 0.15, and on
-            // walk_room a fifth of the luminance and a third of the depth values lay there:
+            // walk_room a fifth of the luminance and two thirds of the depth values lay near it:
             // the readout could not tell them apart, and decoding the plus phase itself erred
             // by 0.0036 (what a perfect prediction would still score), as much as the best
             // linear map from the frame to the next one (0.0037–0.0062 by action). At 0.7,
