@@ -203,7 +203,7 @@ impl DeepOpts {
             // a clamp of 1.5, rates were normalised by the whole frame and saturated from
             // half brightness, so the prediction could not even copy a novel image
             // (`agent_circuit_copies_novel_analog_patterns`: 0.032, a constant 0.0385).
-            // Uninhibited with a clamp of 0.5, rates rise with the pixel from about 0.1 up;
+            // Uninhibited with a clamp of 0.5, rates rose with the pixel from about 0.15 up;
             // a pulvinar drive of 0.6 (was 1) lowered that task's error further, 0.018 → 0.012
             // (10×10 hidden units).
             input_gi: 0.0,
