@@ -334,9 +334,7 @@ impl LayerSpec {
             100.0,
         )
     }
-}
 
-impl LayerSpec {
     /// Gain of the activity-error rule this layer learns with (`PulvParams::act_error`), 0
     /// when it learns otherwise (the rule applies to target-rule layers only).
     pub fn act_error_gain(&self) -> f32 {
