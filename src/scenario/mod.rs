@@ -92,7 +92,7 @@ pub fn parse(text: &str, file: &str) -> Result<Scenario, ScenarioErrors> {
     // `brain: Cortex(pools: ...)` rather than `Cortex((pools: ...))`.
     let opts = ron::Options::default()
         .with_default_extension(ron::extensions::Extensions::UNWRAP_VARIANT_NEWTYPES);
-    let sc: Scenario = opts.from_str(text).map_err(|e| {
+    let sc: ScenarioFile = opts.from_str(text).map_err(|e| {
         let mut msg = explain(&e.code);
         let line = text
             .lines()
@@ -112,12 +112,69 @@ pub fn parse(text: &str, file: &str) -> Result<Scenario, ScenarioErrors> {
             msg,
         }
     })?;
+    let (sc, inherited) = sc.resolve();
     let errors = validate::check(&sc, file);
     if errors.is_empty() {
         Ok(sc)
     } else {
-        Err(ScenarioErrors(errors))
+        Err(ScenarioErrors(blame_defaults(errors, &sc, &inherited)))
     }
+}
+
+/// Points errors in fields an agent took from `agent_defaults` at `agent_defaults`, once for
+/// all the agents that share the field, naming them.
+fn blame_defaults(
+    errors: Vec<ScenarioError>,
+    sc: &Scenario,
+    inherited: &[Vec<&'static str>],
+) -> Vec<ScenarioError> {
+    let mut out: Vec<ScenarioError> = Vec::new();
+    // Per rewritten error: its index in `out` and the agents sharing it.
+    let mut shared: Vec<(usize, Vec<&str>)> = Vec::new();
+    for e in errors {
+        let ScenarioError::Invalid { file, field, msg } = e else {
+            out.push(e);
+            continue;
+        };
+        let blamed = inherited.iter().enumerate().find_map(|(i, taken)| {
+            let rest = field.strip_prefix(&format!("agents[{i}]."))?;
+            let head = rest.split(['.', '[']).next()?;
+            taken
+                .contains(&head)
+                .then(|| (i, format!("agent_defaults.{rest}")))
+        });
+        let Some((i, at)) = blamed else {
+            out.push(ScenarioError::Invalid { file, field, msg });
+            continue;
+        };
+        let name = sc.agents[i].name.as_str();
+        let same = shared.iter_mut().find(|(k, _)| {
+            matches!(&out[*k], ScenarioError::Invalid { field: f, msg: m, .. } if *f == at && *m == msg)
+        });
+        match same {
+            Some((_, names)) => names.push(name),
+            None => {
+                shared.push((out.len(), vec![name]));
+                out.push(ScenarioError::Invalid {
+                    file,
+                    field: at,
+                    msg,
+                });
+            }
+        }
+    }
+    for (k, names) in shared {
+        if let ScenarioError::Invalid { msg, .. } = &mut out[k] {
+            let list = names
+                .iter()
+                .map(|n| format!("`{n}`"))
+                .collect::<Vec<_>>()
+                .join(", ");
+            let who = if names.len() == 1 { "agent" } else { "agents" };
+            msg.push_str(&format!(" (shared by {who} {list})"));
+        }
+    }
+    out
 }
 
 /// The built-in `look_around` scenario.
@@ -198,6 +255,87 @@ mod tests {
         assert_eq!(sc.run.physics_steps, 12);
         assert_eq!(sc.agents[0].sensors.retina.width, 16);
         assert_eq!(sc.agents[0].actions.len(), 5);
+    }
+
+    #[test]
+    fn agent_defaults_fill_what_an_agent_leaves_out() {
+        let sc = parse(
+            r#"(name: "s", world: (arena: (size: (10, 10))),
+                agent_defaults: (
+                    yaw: 30,
+                    sensors: (retina: (width: 8, channels: [Depth])),
+                    actions: [Stay, TurnLeft],
+                    brain: Cortex(deep: (lrate: 0.1)),
+                ),
+                agents: [
+                    (name: "a", pos: (-2, 0)),
+                    (name: "b", pos: (2, 0), yaw: -90, sensors: (retina: (height: 8))),
+                ])"#,
+            "s",
+        )
+        .unwrap();
+        let (a, b) = (&sc.agents[0], &sc.agents[1]);
+        assert_eq!(a.yaw, 30.0);
+        assert_eq!(a.sensors.retina.width, 8);
+        assert_eq!(a.sensors.retina.channels, vec![Channel::Depth]);
+        assert_eq!(a.actions, vec![Action::Stay, Action::TurnLeft]);
+        assert_eq!(a.body, Body::default());
+        // An agent's own value replaces the shared one whole.
+        assert_eq!(b.yaw, -90.0);
+        assert_eq!(b.sensors.retina.width, 16);
+        assert_eq!(b.sensors.retina.height, 8);
+        assert_eq!(b.actions, a.actions);
+        for ag in [a, b] {
+            match &ag.brain {
+                BrainSpec::Cortex(c) => assert_eq!(c.deep.lrate, 0.1),
+                other => panic!("not a cortex: {other:?}"),
+            }
+        }
+        // Without `agent_defaults`, the documented defaults.
+        let plain = parse(
+            r#"(name: "s", world: (), agents: [(name: "a", pos: (0, 0))])"#,
+            "s",
+        )
+        .unwrap();
+        let one = parse(
+            r#"(name: "s", world: (), agent_defaults: (), agents: [(name: "a", pos: (0, 0))])"#,
+            "s",
+        )
+        .unwrap();
+        assert_eq!(plain, one);
+        assert_eq!(plain.agents[0].actions.len(), 5);
+    }
+
+    #[test]
+    fn a_bad_shared_field_is_blamed_on_agent_defaults_once() {
+        let e = parse(
+            r#"(name: "s", world: (arena: (size: (10, 10))),
+                agent_defaults: (body: (radius: -1)),
+                agents: [
+                    (name: "a", pos: (-2, 0)),
+                    (name: "b", pos: (0, 0)),
+                    (name: "c", pos: (2, 0), body: (radius: -2)),
+                ])"#,
+            "s.ron",
+        )
+        .unwrap_err();
+        let text = e.to_string();
+        let blamed: Vec<_> = text
+            .lines()
+            .filter(|l| l.contains("agent_defaults.body.radius"))
+            .collect();
+        assert_eq!(blamed.len(), 1, "{text}");
+        assert!(blamed[0].contains("(shared by agents `a`, `b`)"), "{text}");
+        // The agent's own bad value stays its own.
+        assert!(text.contains("s.ron: agents[2].body.radius"), "{text}");
+        // Names and positions cannot be shared.
+        let e = parse(
+            r#"(name: "s", world: (), agent_defaults: (name: "a"), agents: [(name: "a", pos: (0, 0))])"#,
+            "s.ron",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.starts_with("s.ron:1:") && e.contains("`name`"), "{e}");
     }
 
     fn cortex(deep: &str) -> Result<Scenario, ScenarioErrors> {

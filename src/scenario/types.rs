@@ -690,6 +690,131 @@ pub struct AgentSpec {
     pub brain: BrainSpec,
 }
 
+/// Fields every agent of a scenario shares unless it sets them itself, written
+/// `agent_defaults: (...)` next to `agents`. An agent's own value replaces the shared one whole:
+/// an agent that gives `brain` or `sensors` does not merge it with the shared block. Fields left
+/// out here keep the defaults documented on [`AgentSpec`].
+#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AgentDefaults {
+    /// Start heading, degrees.
+    #[serde(default, deserialize_with = "some")]
+    pub yaw: Option<f32>,
+    /// Body.
+    #[serde(default, deserialize_with = "some")]
+    pub body: Option<Body>,
+    /// Senses.
+    #[serde(default, deserialize_with = "some")]
+    pub sensors: Option<Sensors>,
+    /// Actions available.
+    #[serde(default, deserialize_with = "some")]
+    pub actions: Option<Vec<Action>>,
+    /// Action choice.
+    #[serde(default, deserialize_with = "some")]
+    pub policy: Option<Policy>,
+    /// Brain.
+    #[serde(default, deserialize_with = "some")]
+    pub brain: Option<BrainSpec>,
+}
+
+/// A field written plainly (`body: (...)`, not `body: Some((...))`) that may be left out.
+fn some<'de, D: serde::Deserializer<'de>, T: Deserialize<'de>>(
+    d: D,
+) -> Result<Option<T>, D::Error> {
+    T::deserialize(d).map(Some)
+}
+
+/// A scenario as written in a file: [`Scenario`] plus `agent_defaults`, whose agents may leave
+/// out what the defaults give.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename = "Scenario")]
+pub(crate) struct ScenarioFile {
+    name: String,
+    #[serde(default)]
+    description: String,
+    world: World,
+    #[serde(default)]
+    agent_defaults: AgentDefaults,
+    agents: Vec<AgentFile>,
+    #[serde(default)]
+    run: RunSpec,
+    #[serde(default)]
+    expect: Vec<Expectation>,
+}
+
+/// An agent as written in a file: the fields of [`AgentSpec`], each but `name` and `pos`
+/// optional.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename = "AgentSpec")]
+struct AgentFile {
+    name: String,
+    pos: [f32; 2],
+    #[serde(default, deserialize_with = "some")]
+    yaw: Option<f32>,
+    #[serde(default, deserialize_with = "some")]
+    body: Option<Body>,
+    #[serde(default, deserialize_with = "some")]
+    sensors: Option<Sensors>,
+    #[serde(default, deserialize_with = "some")]
+    actions: Option<Vec<Action>>,
+    #[serde(default, deserialize_with = "some")]
+    policy: Option<Policy>,
+    #[serde(default, deserialize_with = "some")]
+    brain: Option<BrainSpec>,
+}
+
+impl ScenarioFile {
+    /// The scenario with `agent_defaults` applied, and per agent the fields it took from them.
+    pub(crate) fn resolve(self) -> (Scenario, Vec<Vec<&'static str>>) {
+        /// The agent's own value, else the shared one (noting that), else the built-in default.
+        fn pick<T: Clone>(
+            own: Option<T>,
+            shared: &Option<T>,
+            field: &'static str,
+            taken: &mut Vec<&'static str>,
+            default: impl FnOnce() -> T,
+        ) -> T {
+            own.unwrap_or_else(|| match shared {
+                Some(v) => {
+                    taken.push(field);
+                    v.clone()
+                }
+                None => default(),
+            })
+        }
+        let d = &self.agent_defaults;
+        let mut inherited = Vec::with_capacity(self.agents.len());
+        let agents = self
+            .agents
+            .into_iter()
+            .map(|a| {
+                let mut t = Vec::new();
+                let spec = AgentSpec {
+                    name: a.name,
+                    pos: a.pos,
+                    yaw: pick(a.yaw, &d.yaw, "yaw", &mut t, f32::default),
+                    body: pick(a.body, &d.body, "body", &mut t, Body::default),
+                    sensors: pick(a.sensors, &d.sensors, "sensors", &mut t, Sensors::default),
+                    actions: pick(a.actions, &d.actions, "actions", &mut t, default_actions),
+                    policy: pick(a.policy, &d.policy, "policy", &mut t, Policy::default),
+                    brain: pick(a.brain, &d.brain, "brain", &mut t, BrainSpec::default),
+                };
+                inherited.push(t);
+                spec
+            })
+            .collect();
+        let sc = Scenario {
+            name: self.name,
+            description: self.description,
+            world: self.world,
+            agents,
+            run: self.run,
+            expect: self.expect,
+        };
+        (sc, inherited)
+    }
+}
+
 /// Length and stepping of a run.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
