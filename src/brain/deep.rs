@@ -625,6 +625,39 @@ mod tests {
         assert!(err.to_string().contains("driver_decay"), "{err}");
     }
 
+    /// Spike drive and the driver's decay act only through an input driver's spikes; set
+    /// where they cannot act, they are errors rather than silently ignored.
+    #[test]
+    fn spike_drive_settings_that_cannot_act_are_refused() {
+        let decay_alone = DeepOpts {
+            pulv_drive_spikes: false,
+            pulv_driver_decay: 0.5,
+            ..Default::default()
+        };
+        let err = Network::new(deep_predictive(Shape::d2(4, 4), &decay_alone)).unwrap_err();
+        let msg = err.to_string();
+        assert!(
+            msg.contains("InputP.pulv.driver_decay") && msg.contains("only with drive_spikes"),
+            "{msg}"
+        );
+        let o = DeepOpts {
+            pulv_drive_spikes: true,
+            hidden_shape: Shape::d2(4, 4),
+            ..Default::default()
+        };
+        let mut spec = deep_predictive(Shape::d2(4, 4), &o);
+        assert!(Network::new(spec.clone()).is_ok());
+        let p = spec.layer("InputP").unwrap();
+        spec.layers[p].kind = LayerKind::Pulvinar {
+            driver: "Hidden".into(),
+        };
+        let msg = Network::new(spec).unwrap_err().to_string();
+        assert!(
+            msg.contains("InputP.pulv.drive_spikes") && msg.contains("`Hidden` is a Super layer"),
+            "{msg}"
+        );
+    }
+
     #[test]
     fn input_to_pulvinar_pathway_is_one_to_one_and_checked() {
         let o = DeepOpts {

@@ -157,6 +157,29 @@ impl NetworkSpec {
                         reason: "a pulvinar layer must have as many units as its driver".into(),
                     });
                 }
+                // Both act only through an input driver's spikes; set otherwise they would
+                // silently do nothing.
+                let input_driver = self.layers[d].kind == LayerKind::Input;
+                if l.pulv.drive_spikes && !input_driver {
+                    return Err(BrainError::InvalidParam {
+                        field: format!("layers.{}.pulv.drive_spikes", l.name),
+                        value: "true".into(),
+                        reason: format!(
+                            "only an Input driver's spikes can drive a pulvinar; `{driver}` is \
+                             a {:?} layer",
+                            self.layers[d].kind
+                        ),
+                    });
+                }
+                if l.pulv.driver_decay != 0.0 && !(l.pulv.drive_spikes && input_driver) {
+                    return Err(BrainError::InvalidParam {
+                        field: format!("layers.{}.pulv.driver_decay", l.name),
+                        value: l.pulv.driver_decay.to_string(),
+                        reason: "acts only with drive_spikes on an Input driver; set it to 0 or \
+                                 turn drive_spikes on"
+                            .into(),
+                    });
+                }
             }
         }
         for (i, p) in self.paths.iter().enumerate() {
