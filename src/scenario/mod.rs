@@ -304,6 +304,9 @@ mod tests {
         .unwrap();
         assert_eq!(plain, one);
         assert_eq!(plain.agents[0].actions.len(), 5);
+        // The file's agent and `AgentSpec`'s own serde defaults agree.
+        let direct: AgentSpec = ron::from_str(r#"(name: "a", pos: (0, 0))"#).unwrap();
+        assert_eq!(plain.agents[0], direct);
     }
 
     #[test]
