@@ -97,6 +97,10 @@ pub struct DeepOpts {
     /// channel within this many rows and columns of its pixel (`Pattern::Window`). Default
     /// none: fully connected.
     pub remap_reach: Option<(usize, usize)>,
+    /// With `remap_reach`: the initial weight of each pulvinar unit's synapse from its own
+    /// pixel in every remapping pathway (see `PathSpec::centre_init`), so each starts as a
+    /// copy of the frame rather than a blur of it. Default none: drawn like the others.
+    pub remap_centre_init: Option<f32>,
     /// Columns per channel in each pool of the input layer (the tile width, when a pool holds
     /// its tile's pixels of several channels side by side); 0: the pool's whole width.
     /// Default 0.
@@ -169,6 +173,7 @@ impl Default for DeepOpts {
             remap_abs: 1.0,
             remap_actions: None,
             remap_reach: None,
+            remap_centre_init: None,
             channel_width: 0,
             pulv_drive_spikes: false,
             pulv_act_error: 0.0,
@@ -391,14 +396,14 @@ pub fn deep_predictive(input_shape: Shape, o: &DeepOpts) -> NetworkSpec {
                 .remap_actions
                 .map_or(o.action_units, |n| n.min(o.action_units))
             {
-                paths.push(
-                    PathSpec::new(inp, &p_name, PathKind::Forward, pattern.clone())
-                        .rel(o.remap_rel)
-                        .abs(o.remap_abs)
-                        .init(0.1, 0.05)
-                        .lrate(lr)
-                        .gated(&o.action, k),
-                );
+                let mut path = PathSpec::new(inp, &p_name, PathKind::Forward, pattern.clone())
+                    .rel(o.remap_rel)
+                    .abs(o.remap_abs)
+                    .init(0.1, 0.05)
+                    .lrate(lr)
+                    .gated(&o.action, k);
+                path.centre_init = o.remap_centre_init;
+                paths.push(path);
             }
         }
         for to in [hid, ct_name.as_str()] {
@@ -475,6 +480,35 @@ mod tests {
             net.skip_learning().unwrap();
         }
         pred
+    }
+
+    #[test]
+    fn remapping_pathways_can_start_as_copies() {
+        let o = DeepOpts {
+            remap_reach: Some((1, 1)),
+            remap_centre_init: Some(0.6),
+            ..remap_opts(2)
+        };
+        let net = Network::new(deep_predictive(Shape::d2(4, 4), &o)).unwrap();
+        let gated = remap_paths(&net);
+        assert_eq!(gated.len(), 2);
+        for &i in &gated {
+            let p = &net.paths[i];
+            assert_eq!(p.spec.centre_init, Some(0.6));
+            // 16 own-pixel synapses at 0.6; the rest drawn around 0.1.
+            assert_eq!(p.wt.iter().filter(|&&w| (w - 0.6).abs() < 1e-5).count(), 16);
+            assert!(
+                p.wt.iter()
+                    .all(|&w| (w - 0.6).abs() < 1e-5 || w <= 0.15 + 1e-6)
+            );
+        }
+        // Fully connected remapping has no own-pixel synapses to set.
+        let full = DeepOpts {
+            remap_reach: None,
+            ..o
+        };
+        let e = Network::new(deep_predictive(Shape::d2(4, 4), &full)).unwrap_err();
+        assert!(e.to_string().contains("centre_init"), "{e}");
     }
 
     #[test]

@@ -212,6 +212,15 @@ impl SwtParams {
         let lwt = lwt_from(wt, swt);
         (wt_from(swt, lwt), swt, lwt)
     }
+
+    /// One synapse's (Wt, SWt, LWt) set to `wt` rather than drawn: the structural weight holds
+    /// it (within `lo..=hi`), so learning moves the linear weight around it from mid-range.
+    pub fn fixed(&self, wt: f32) -> (f32, f32, f32) {
+        let wt = wt.clamp(0.0, 2.0 * self.hi);
+        let swt = wt.clamp(self.lo, self.hi);
+        let lwt = lwt_from(wt, swt);
+        (wt_from(swt, lwt), swt, lwt)
+    }
 }
 
 /// Effective weight from the structural and linear weights: `SWt · 2 · Sig(LWt)`.

@@ -418,11 +418,12 @@ fn spike_driver(layers: &[Layer], li: usize) -> Option<usize> {
         .filter(|&d| l.spec.pulv.drive_spikes && layers[d].spec.kind == LayerKind::Input)
 }
 
-/// Framing of saved networks (version 5: the pulvinar's activity-error rule; 4: the
-/// pulvinar's driver decay; 3: pulvinar spike drive, windowed pathways).
+/// Framing of saved networks (version 6: own-pixel initial weights of windowed pathways; 5:
+/// the pulvinar's activity-error rule; 4: the pulvinar's driver decay; 3: pulvinar spike
+/// drive, windowed pathways).
 const FORMAT: super::framing::Format = super::framing::Format {
     magic: b"THETANET",
-    version: 5,
+    version: 6,
 };
 
 /// A built network with all its state.

@@ -94,6 +94,11 @@ pub struct PathSpec {
     /// theta cycles in which that unit of that input layer is on. Default none (always on).
     #[serde(default)]
     pub gate: Option<Gate>,
+    /// `Window` pathways only: the initial weight of each receiver's synapse from the sender
+    /// at its own pixel (held by the structural weight, see [`SwtParams::fixed`]); the others
+    /// are drawn from `swt` as usual. A prior that what is seen stays where it is. Default none.
+    #[serde(default)]
+    pub centre_init: Option<f32>,
 }
 
 /// A unit of an input layer that opens a gated pathway (see [`PathSpec::gate`]): as corollary
@@ -131,6 +136,7 @@ impl PathSpec {
             lrate: default_lrate(),
             swt: SwtParams::default(),
             gate: None,
+            centre_init: None,
         }
     }
 
@@ -174,6 +180,12 @@ impl PathSpec {
         self
     }
 
+    /// Builder: initial weight of the own-pixel synapses of a `Window` pathway.
+    pub fn centre_init(mut self, wt: f32) -> Self {
+        self.centre_init = Some(wt);
+        self
+    }
+
     /// Checks every field; `i` is the pathway's position for messages.
     pub fn validate(&self, i: usize) -> Result<()> {
         let at = format!("paths[{i}] ({} → {})", self.from, self.to);
@@ -188,6 +200,16 @@ impl PathSpec {
                 value: format!("{p}"),
                 reason: "must be in (0, 1]".into(),
             });
+        }
+        if let Some(w) = self.centre_init {
+            check_range(&format!("{at}.centre_init"), w, 0.0, 2.0 * self.swt.hi)?;
+            if !matches!(self.pattern, Pattern::Window { .. }) {
+                return Err(BrainError::InvalidParam {
+                    field: format!("{at}.centre_init"),
+                    value: format!("{w}"),
+                    reason: "only a Window pathway has own-pixel synapses".into(),
+                });
+            }
         }
         self.swt.validate(&format!("{at}.swt"))
     }
@@ -682,11 +704,18 @@ impl Path {
         let mut wt = Vec::with_capacity(total);
         let mut lwt = Vec::with_capacity(total);
         let mut swt = Vec::with_capacity(total);
-        for _ in 0..total {
-            let (w, s, l) = spec.swt.init(rng);
-            wt.push(w);
-            swt.push(s);
-            lwt.push(l);
+        for (si, row) in rows.iter().enumerate() {
+            for &r in row {
+                // Drawn for every synapse, so the others get the weights they would without.
+                let drawn = spec.swt.init(rng);
+                let (w, s, l) = match spec.centre_init {
+                    Some(c) if r as usize - r_start == si => spec.swt.fixed(c),
+                    _ => drawn,
+                };
+                wt.push(w);
+                swt.push(s);
+                lwt.push(l);
+            }
         }
         let dense = spec.pattern == Pattern::Full;
         Ok(Self {
@@ -1254,5 +1283,54 @@ mod tests {
         };
         let spec = PathSpec::new("a", "b", PathKind::Forward, bad);
         assert!(Path::build(spec, 0, 1, shape, shape, 0, &mut rng).is_err());
+    }
+
+    #[test]
+    fn centre_init_sets_the_own_pixel_synapses_and_leaves_the_rest_as_drawn() {
+        let shape = Shape::d2(4, 6);
+        let window = Pattern::Window {
+            rows: 1,
+            cols: 2,
+            channel_width: 6,
+        };
+        // The receiver layer starts at unit 30, as in a network.
+        let build = |centre: Option<f32>| {
+            let mut spec =
+                PathSpec::new("a", "b", PathKind::Forward, window.clone()).init(0.1, 0.05);
+            spec.centre_init = centre;
+            spec.validate(0).unwrap();
+            let mut rng = ChaCha8Rng::seed_from_u64(5);
+            Path::build(spec, 0, 1, shape, shape, 30, &mut rng).unwrap()
+        };
+        let (plain, centred) = (build(None), build(Some(0.5)));
+        assert_eq!(plain.ridx, centred.ridx);
+        let mut own = 0;
+        for s in 0..shape.len() {
+            for k in plain.offs[s] as usize..plain.offs[s + 1] as usize {
+                if plain.ridx[k] as usize - 30 == s {
+                    own += 1;
+                    assert!((centred.wt[k] - 0.5).abs() < 1e-5, "{}", centred.wt[k]);
+                    assert_eq!(centred.swt[k], 0.5);
+                    assert!(plain.wt[k] <= 0.15 + 1e-6);
+                } else {
+                    assert_eq!(
+                        (plain.wt[k], plain.swt[k], plain.lwt[k]),
+                        (centred.wt[k], centred.swt[k], centred.lwt[k])
+                    );
+                }
+            }
+        }
+        assert_eq!(own, shape.len());
+        // Only a window has own-pixel synapses, and the weight must be one a synapse can hold.
+        let mut full = PathSpec::new("a", "b", PathKind::Forward, Pattern::Full);
+        full.centre_init = Some(0.5);
+        let e = full.validate(2).unwrap_err().to_string();
+        assert!(
+            e.contains("paths[2] (a → b).centre_init") && e.contains("Window"),
+            "{e}"
+        );
+        let mut high = PathSpec::new("a", "b", PathKind::Forward, window);
+        high.centre_init = Some(3.0);
+        assert!(high.validate(0).is_err());
     }
 }
