@@ -410,12 +410,11 @@ impl Scratch {
     }
 }
 
-/// The input layer whose spikes drive pulvinar `li` in the plus phase (`drive_spikes` is
-/// honoured only for an input driver).
+/// The input layer whose spikes drive pulvinar `li` in the plus phase (`NetworkSpec::validate`
+/// refuses `drive_spikes` with any other driver).
 fn spike_driver(layers: &[Layer], li: usize) -> Option<usize> {
     let l = &layers[li];
-    l.driver
-        .filter(|&d| l.spec.pulv.drive_spikes && layers[d].spec.kind == LayerKind::Input)
+    l.driver.filter(|_| l.spec.pulv.drive_spikes)
 }
 
 /// Framing of saved networks (version 6: own-pixel initial weights of windowed pathways; 5:

@@ -180,12 +180,6 @@ impl PathSpec {
         self
     }
 
-    /// Builder: initial weight of the own-pixel synapses of a `Window` pathway.
-    pub fn centre_init(mut self, wt: f32) -> Self {
-        self.centre_init = Some(wt);
-        self
-    }
-
     /// Checks every field; `i` is the pathway's position for messages.
     pub fn validate(&self, i: usize) -> Result<()> {
         let at = format!("paths[{i}] ({} → {})", self.from, self.to);

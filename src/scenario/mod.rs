@@ -128,53 +128,56 @@ fn blame_defaults(
     sc: &Scenario,
     inherited: &[Vec<&'static str>],
 ) -> Vec<ScenarioError> {
-    let mut out: Vec<ScenarioError> = Vec::new();
-    // Per rewritten error: its index in `out` and the agents sharing it.
-    let mut shared: Vec<(usize, Vec<&str>)> = Vec::new();
-    for e in errors {
-        let ScenarioError::Invalid { file, field, msg } = e else {
-            out.push(e);
-            continue;
-        };
-        let blamed = inherited.iter().enumerate().find_map(|(i, taken)| {
+    // `agents[i].FIELD…` where agent i took FIELD from the defaults: i and `agent_defaults.FIELD…`.
+    let shared_field = |field: &str| {
+        inherited.iter().enumerate().find_map(|(i, taken)| {
             let rest = field.strip_prefix(&format!("agents[{i}]."))?;
             let head = rest.split(['.', '[']).next()?;
             taken
                 .contains(&head)
                 .then(|| (i, format!("agent_defaults.{rest}")))
-        });
-        let Some((i, at)) = blamed else {
-            out.push(ScenarioError::Invalid { file, field, msg });
+        })
+    };
+    // Each error with the agents sharing it (none: an agent's or the world's own error).
+    let mut out: Vec<(ScenarioError, Vec<&str>)> = Vec::new();
+    for e in errors {
+        let (e, agent) = match e {
+            ScenarioError::Invalid { file, field, msg } => match shared_field(&field) {
+                Some((i, at)) => (
+                    ScenarioError::Invalid {
+                        file,
+                        field: at,
+                        msg,
+                    },
+                    Some(sc.agents[i].name.as_str()),
+                ),
+                None => (ScenarioError::Invalid { file, field, msg }, None),
+            },
+            e => (e, None),
+        };
+        let Some(agent) = agent else {
+            out.push((e, Vec::new()));
             continue;
         };
-        let name = sc.agents[i].name.as_str();
-        let same = shared.iter_mut().find(|(k, _)| {
-            matches!(&out[*k], ScenarioError::Invalid { field: f, msg: m, .. } if *f == at && *m == msg)
-        });
-        match same {
-            Some((_, names)) => names.push(name),
-            None => {
-                shared.push((out.len(), vec![name]));
-                out.push(ScenarioError::Invalid {
-                    file,
-                    field: at,
-                    msg,
-                });
+        let text = e.to_string();
+        match out
+            .iter_mut()
+            .find(|(o, names)| !names.is_empty() && o.to_string() == text)
+        {
+            Some((_, names)) => names.push(agent),
+            None => out.push((e, vec![agent])),
+        }
+    }
+    out.into_iter()
+        .map(|(mut e, names)| {
+            if let (ScenarioError::Invalid { msg, .. }, false) = (&mut e, names.is_empty()) {
+                let list: Vec<String> = names.iter().map(|n| format!("`{n}`")).collect();
+                let who = if names.len() == 1 { "agent" } else { "agents" };
+                msg.push_str(&format!(" (shared by {who} {})", list.join(", ")));
             }
-        }
-    }
-    for (k, names) in shared {
-        if let ScenarioError::Invalid { msg, .. } = &mut out[k] {
-            let list = names
-                .iter()
-                .map(|n| format!("`{n}`"))
-                .collect::<Vec<_>>()
-                .join(", ");
-            let who = if names.len() == 1 { "agent" } else { "agents" };
-            msg.push_str(&format!(" (shared by {who} {list})"));
-        }
-    }
-    out
+            e
+        })
+        .collect()
 }
 
 /// The built-in `look_around` scenario.
