@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 
 use super::error::{BrainError, Result, check_vector};
 use super::inhib::InhibState;
-use super::kinase::{SynCaBins, wt_from};
+use super::kinase::SynCaBins;
 use super::layer::{Layer, LayerKind, LayerSpec};
 use super::neuron::{
     ChunkFn, GabaExp, LANES, LaneIn, LaneSlices, Lanes, NeuronConsts, NeuronParams, Neurons,
@@ -377,6 +377,44 @@ impl ChunkFn for KernelChunk<'_, '_> {
             gabab_s: lanes(&sc.gabab_s),
         };
         job.p.cycle(job.k, x, &inp, job.plus, job.cut);
+    }
+}
+
+/// Spike propagation into one receiving layer: every open pathway's rows of this cycle's
+/// spikes, added into the layer's slices of the ring buffer.
+struct PropJob<'a> {
+    layers: &'a [Layer],
+    paths: &'a [Path],
+    spiked: &'a [Vec<u32>],
+    recv_paths: &'a [Vec<usize>],
+    gate_open: &'a [bool],
+}
+
+impl PropJob<'_> {
+    widest_vectors! {
+        /// Adds layer `li`'s incoming spikes into `ge` and `gi` with the widest vector
+        /// instructions this processor has (the row adds are most of the work); every build
+        /// gives bit-identical sums.
+        fn run(&self, li: usize, ge: &mut [f32], gi: &mut [f32]) = run_generic, run_avx512, run_avx2;
+    }
+
+    #[inline(always)]
+    fn run_generic(&self, li: usize, ge: &mut [f32], gi: &mut [f32]) {
+        let r_start = self.layers[li].start;
+        for &pi in &self.recv_paths[li] {
+            if !is_open(self.gate_open, pi) {
+                continue;
+            }
+            let p = &self.paths[pi];
+            let buf: &mut [f32] = if p.spec.kind == PathKind::Inhib {
+                gi
+            } else {
+                ge
+            };
+            for &s in &self.spiked[p.send] {
+                p.send_row_local(s as usize, p.gscale, buf, r_start);
+            }
+        }
     }
 }
 
@@ -1200,23 +1238,14 @@ impl Network {
                         .any(|&p| open(p) && !spiked[paths[p].send].is_empty())
                 })
                 .collect();
-        let run = |(li, ge, gi): &mut (usize, &mut [f32], &mut [f32])| {
-            for &pi in &recv_paths[*li] {
-                if !open(pi) {
-                    continue;
-                }
-                let p = &paths[pi];
-                let buf: &mut [f32] = if p.spec.kind == PathKind::Inhib {
-                    gi
-                } else {
-                    ge
-                };
-                let r_start = layers[*li].start;
-                for &s in &spiked[p.send] {
-                    p.send_row_local(s as usize, p.gscale, buf, r_start);
-                }
-            }
+        let job = PropJob {
+            layers,
+            paths,
+            spiked,
+            recv_paths,
+            gate_open: &self.gate_open,
         };
+        let run = |(li, ge, gi): &mut (usize, &mut [f32], &mut [f32])| job.run(*li, ge, gi);
         if self.num_synapses_cached > 2_000_000 {
             jobs.par_iter_mut().for_each(run);
         } else {
@@ -1347,16 +1376,7 @@ impl Network {
             if !p.spec.learn || p.spec.kind == PathKind::CtCtxt {
                 continue;
             }
-            for k in 0..p.len() {
-                let a = scale[p.ridx[k] as usize];
-                if a != 0.0 {
-                    let l = p.lwt[k];
-                    let nl =
-                        (l + if a >= 0.0 { 1.0 - l } else { l } * a * p.swt[k]).clamp(0.0, 1.0);
-                    p.lwt[k] = nl;
-                    p.wt[k] = wt_from(p.swt[k], nl);
-                }
-            }
+            p.scale_weights(&scale);
         }
     }
 

@@ -785,7 +785,7 @@ impl Path {
     }
 
     /// Like [`Self::send_row`], into the receiving layer's own slice of the buffer.
-    #[inline]
+    #[inline(always)]
     pub fn send_row_local(&self, s: usize, scale: f32, buf: &mut [f32], r_start: usize) {
         let (a, b) = (self.offs[s] as usize, self.offs[s + 1] as usize);
         let w = &self.wt[a..b];
@@ -933,6 +933,45 @@ impl Path {
         let (swt, lwt, wt) = (&mut self.swt[..], &mut self.lwt[..], &mut self.wt[..]);
         job.run(swt, lwt, wt, &mut self.dswt);
     }
+
+    /// Homeostatic synaptic scaling: each synapse's linear weight moves by its receiver's
+    /// factor in `scale` (indexed by global neuron), soft-bounded (up toward 1 in proportion to
+    /// `1 − LWt`, down in proportion to LWt) and weighted by SWt; the effective weight follows.
+    pub(crate) fn scale_weights(&mut self, scale: &[f32]) {
+        // The gather on its own, so that the update below vectorises.
+        let a: Vec<f32> = self.ridx.iter().map(|&r| scale[r as usize]).collect();
+        ScaleJob.run(&a, &self.swt, &mut self.lwt, &mut self.wt);
+    }
+}
+
+/// Synaptic scaling of [`Path::scale_weights`]: each synapse's linear weight moves by its
+/// receiver's factor `a` (gathered into `a` beforehand), soft-bounded, and the effective weight
+/// follows; a synapse whose factor is 0 keeps both exactly.
+struct ScaleJob;
+
+impl ScaleJob {
+    widest_vectors! {
+        /// Runs with the widest vector instructions available; all builds give identical
+        /// results.
+        fn run(&self, a: &[f32], swt: &[f32], lwt: &mut [f32], wt: &mut [f32])
+            = run_generic, run_avx512, run_avx2;
+    }
+
+    /// A plain branch-free loop ([`wt_from`] included), so that it vectorises: with the gather
+    /// and a branch inside, it ran one synapse at a time.
+    #[inline(always)]
+    fn run_generic(&self, a: &[f32], swt: &[f32], lwt: &mut [f32], wt: &mut [f32]) {
+        let n = a.len();
+        let (swt, lwt, wt) = (&swt[..n], &mut lwt[..n], &mut wt[..n]);
+        for k in 0..n {
+            let (a, l, s) = (a[k], lwt[k], swt[k]);
+            let nl = (l + if a >= 0.0 { 1.0 - l } else { l } * a * s).clamp(0.0, 1.0);
+            let nw = wt_from(s, nl);
+            let keep = a == 0.0;
+            lwt[k] = if keep { l } else { nl };
+            wt[k] = if keep { wt[k] } else { nw };
+        }
+    }
 }
 
 /// The SWt step of [`Path::slow_adapt`] on every synapse, given each synapse's accumulated
@@ -997,6 +1036,62 @@ mod tests {
                 assert_eq!(one.1.to_bits(), nw.0[k].to_bits());
                 assert_eq!(one.2.to_bits(), nds.0[k].to_bits());
             }
+        }
+    }
+
+    /// Synaptic scaling, in every build, does exactly what a plain per-synapse loop with a
+    /// branch does, including leaving synapses with a zero factor untouched.
+    #[test]
+    fn scaling_builds_match_a_plain_loop() {
+        let mut rng = ChaCha8Rng::seed_from_u64(5);
+        let p = SwtParams::default();
+        let n = 3 * WIDTH + 7;
+        let swt: Vec<f32> = (0..n).map(|_| rng.random_range(p.lo..=p.hi)).collect();
+        let mut lwt: Vec<f32> = (0..n).map(|_| rng.random_range(0.0f32..1.0)).collect();
+        lwt[3] = 0.0;
+        lwt[4] = 1.0;
+        let wt: Vec<f32> = swt.iter().zip(&lwt).map(|(&s, &l)| wt_from(s, l)).collect();
+        let a: Vec<f32> = (0..n)
+            .map(|k| match k % 5 {
+                0 => 0.0,
+                _ => rng.random_range(-0.3f32..0.3),
+            })
+            .collect();
+        let (mut want_l, mut want_w) = (lwt.clone(), wt.clone());
+        for k in 0..n {
+            if a[k] != 0.0 {
+                let l = want_l[k];
+                let nl =
+                    (l + if a[k] >= 0.0 { 1.0 - l } else { l } * a[k] * swt[k]).clamp(0.0, 1.0);
+                want_l[k] = nl;
+                want_w[k] = wt_from(swt[k], nl);
+            }
+        }
+        let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+        assert_ne!(bits(&want_w), bits(&wt), "scaling moved the weights");
+        type Build = fn(&ScaleJob, &[f32], &[f32], &mut [f32], &mut [f32]);
+        let mut builds: Vec<(&str, Build)> =
+            vec![("portable", |j, a, s, l, w| j.run_generic(a, s, l, w))];
+        #[cfg(target_arch = "x86_64")]
+        {
+            if std::arch::is_x86_feature_detected!("avx2") {
+                // SAFETY: AVX2 was detected just above.
+                #[allow(unsafe_code)]
+                builds.push(("avx2", |j, a, s, l, w| unsafe { j.run_avx2(a, s, l, w) }));
+            }
+            if std::arch::is_x86_feature_detected!("avx512f") {
+                // SAFETY: AVX-512F was detected just above.
+                #[allow(unsafe_code)]
+                builds.push(("avx512f", |j, a, s, l, w| unsafe {
+                    j.run_avx512(a, s, l, w)
+                }));
+            }
+        }
+        for (name, run) in builds {
+            let (mut l, mut w) = (lwt.clone(), wt.clone());
+            run(&ScaleJob, &a, &swt, &mut l, &mut w);
+            assert_eq!(bits(&l), bits(&want_l), "{name}: LWt");
+            assert_eq!(bits(&w), bits(&want_w), "{name}: Wt");
         }
     }
 
