@@ -97,6 +97,9 @@ pub struct DeepOpts {
     /// channel within this many rows and columns of its pixel (`Pattern::Window`). Default
     /// none: fully connected.
     pub remap_reach: Option<(usize, usize)>,
+    /// Initial weights of the remapping pathways, `(mean, var)` (`SwtParams::mean` and
+    /// `var`). Default (0.1, 0.05).
+    pub remap_init: (f32, f32),
     /// With `remap_reach`: the initial weight of each pulvinar unit's synapse from its own
     /// pixel in every remapping pathway (see `PathSpec::centre_init`), so each starts as a
     /// copy of the frame rather than a blur of it. Default none: drawn like the others
@@ -174,6 +177,7 @@ impl Default for DeepOpts {
             remap_abs: 1.0,
             remap_actions: None,
             remap_reach: None,
+            remap_init: (0.1, 0.05),
             remap_centre_init: None,
             channel_width: 0,
             pulv_drive_spikes: false,
@@ -280,6 +284,15 @@ impl DeepOpts {
             // walk_room 0.310 / 0.453 / 0.354 → 0.317 / 0.460 / 0.361, push_box 0.308 / 0.258 /
             // 0.513 → 0.324 / 0.272 / 0.518.
             remap_centre_init: Some(0.5),
+            // Around that copy, the rest of each map starts near zero rather than at 0.1 ±
+            // 0.05, so a still frame is not blurred by twenty neighbours outweighing the own
+            // pixel; seeds 0 / 1 / 2: look_around 0.705 / 0.701 / 0.697 → 0.713 / 0.710 /
+            // 0.703, walk_room 0.317 / 0.460 / 0.361 → 0.326 / 0.460 / 0.367, push_box 0.324 /
+            // 0.272 / 0.518 → 0.344 / 0.283 / 0.525, crowd worst 0.176 / 0.210 / −0.022 →
+            // 0.190 / 0.234 / 0.007 (mean 0.324 / 0.327 / 0.283 → 0.351 / 0.349 / 0.300),
+            // falling_objects −0.314 / −0.307 / −0.447 → −0.310 / −0.322 / −0.415. At 0.05 ±
+            // 0.025 crowd seed 2 −0.015, at 0.01 ± 0.005 0.011.
+            remap_init: (0.02, 0.01),
             theta: ThetaParams {
                 slow_interval: 10,
                 ..ThetaParams::default()
@@ -384,9 +397,10 @@ pub fn deep_predictive(input_shape: Shape, o: &DeepOpts) -> NetworkSpec {
         act.act_nominal = 1.0 / o.action_units as f32;
         layers.insert(1, act);
         if o.remap_rel > 0.0 {
-            // Weak, nearly uniform initial weights: at Axon's 0.5 ± 0.25 each pathway adds a
-            // blurred copy of the whole frame until learning carves it, which cost walk_room
-            // 0.2–0.4 of skill (seed 0; 0.1 ± 0.05: −0.531 → −0.458, look_around 0.187 → 0.204).
+            // Weak, nearly uniform initial weights (`remap_init`): at Axon's 0.5 ± 0.25 each
+            // pathway adds a blurred copy of the whole frame until learning carves it, which
+            // cost walk_room 0.2–0.4 of skill (seed 0; 0.1 ± 0.05: −0.531 → −0.458,
+            // look_around 0.187 → 0.204).
             let pattern = match o.remap_reach {
                 Some((rows, cols)) => Pattern::Window {
                     rows,
@@ -406,7 +420,7 @@ pub fn deep_predictive(input_shape: Shape, o: &DeepOpts) -> NetworkSpec {
                 let mut path = PathSpec::new(inp, &p_name, PathKind::Forward, pattern.clone())
                     .rel(o.remap_rel)
                     .abs(o.remap_abs)
-                    .init(0.1, 0.05)
+                    .init(o.remap_init.0, o.remap_init.1)
                     .lrate(lr)
                     .gated(&o.action, k);
                 path.centre_init = o.remap_centre_init;
