@@ -278,9 +278,9 @@ impl DeepOpts {
             // walk_room 0.175).
             remap_abs: 4.0,
             remap_reach: Some((1, 5)),
-            // Every remapping map starts as a copy of the frame (its own pixel at 0.5, the
-            // rest drawn at 0.1 ± 0.05 as before) rather than a blur that learning must carve;
-            // seeds 0 / 1 / 2: look_around 0.698 / 0.691 / 0.691 → 0.705 / 0.701 / 0.697,
+            // Every remapping map starts as a copy of the frame (its own pixel at 0.5) rather
+            // than a blur that learning must carve; with the rest at 0.1 ± 0.05, seeds 0 / 1 /
+            // 2: look_around 0.698 / 0.691 / 0.691 → 0.705 / 0.701 / 0.697,
             // walk_room 0.310 / 0.453 / 0.354 → 0.317 / 0.460 / 0.361, push_box 0.308 / 0.258 /
             // 0.513 → 0.324 / 0.272 / 0.518.
             remap_centre_init: Some(0.5),

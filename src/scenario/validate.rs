@@ -401,6 +401,7 @@ impl Checker<'_> {
     }
 
     fn agent(&mut self, at: &str, a: &AgentSpec, arena: &Arena) {
+        let errors_before = self.errors.len();
         if a.name.trim().is_empty() {
             self.err(format!("{at}.name"), "must not be empty");
         }
@@ -521,6 +522,15 @@ impl Checker<'_> {
                 }
                 if let Err(e) = c.deep.theta.validate() {
                     self.err(format!("{at}.brain.deep.theta"), e.to_string());
+                } else if self.errors.len() == errors_before {
+                    // The circuit the run would build, checked as `Network::new` checks it,
+                    // so that a `deep` value out of range (an initial weight, say) fails here
+                    // rather than when the run starts. Only for an otherwise valid agent: its
+                    // retina and actions shape the circuit.
+                    let spec = crate::sim::brain::agent_network(a, c, 0);
+                    if let Err(e) = spec.validate() {
+                        self.err(format!("{at}.brain.deep"), e.to_string());
+                    }
                 }
             }
             crate::scenario::BrainSpec::Backprop(b) => {
