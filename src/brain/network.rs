@@ -1373,7 +1373,10 @@ impl Network {
         }
         for p in &mut self.paths {
             p.slow_adapt(n_all);
-            if !p.spec.learn || p.spec.kind == PathKind::CtCtxt {
+            // A receiver that does not scale (the agents' pulvinar) has every factor 0, which
+            // leaves each synapse exactly as it is: skip the pass over its pathways.
+            let scales = self.layers[p.recv].spec.syn_scale_rate != 0.0;
+            if !p.spec.learn || p.spec.kind == PathKind::CtCtxt || !scales {
                 continue;
             }
             p.scale_weights(&scale);
