@@ -4,6 +4,7 @@
 //! line and column (syntax, unknown or missing fields, wrong types) or the field path (values
 //! out of range, overlapping objects), so a user can fix a file without guessing.
 
+pub mod circuit;
 mod types;
 mod validate;
 

@@ -527,7 +527,7 @@ impl Checker<'_> {
                     // so that a `deep` value out of range (an initial weight, say) fails here
                     // rather than when the run starts. Only for an otherwise valid agent: its
                     // retina and actions shape the circuit.
-                    let spec = crate::sim::brain::agent_network(a, c, 0);
+                    let spec = super::circuit::agent_network(a, c, 0);
                     if let Err(e) = spec.validate() {
                         self.err(format!("{at}.brain.deep"), e.to_string());
                     }

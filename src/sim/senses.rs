@@ -10,12 +10,7 @@ use bevy_rapier3d::prelude::*;
 use super::body::{Agent, Motor, wrap_angle};
 use super::{SimConfig, ThetaSystems};
 
-/// Units per population-coded vestibular variable.
-pub const VESTIB_UNITS: usize = 8;
-/// Vestibular variables: forward speed, sideways speed, turning rate.
-pub const VESTIB_VARS: usize = 3;
-/// Touch sides: front, right, back, left.
-pub const TOUCH_SIDES: usize = 4;
+pub use crate::scenario::circuit::{TOUCH_SIDES, VESTIB_UNITS, VESTIB_VARS};
 
 /// What an agent's body senses, updated at the end of each theta cycle.
 #[derive(Component, Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
