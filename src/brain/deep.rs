@@ -114,6 +114,9 @@ pub struct DeepOpts {
     pub pulv_drive_spikes: bool,
     /// Pulvinar decay between the phases (see `PulvParams::phase_decay`). Default 1.
     pub pulv_phase_decay: f32,
+    /// How far the input (driver) layer decays toward rest as each theta cycle starts
+    /// (`DecayParams::act` and `glong`); default none: the neuron defaults (0.2, 0.6).
+    pub input_decay: Option<f32>,
     /// With `pulv_drive_spikes`: decay of the input layer as the plus phase starts (see
     /// `PulvParams::driver_decay`). Default 0.
     pub pulv_driver_decay: f32,
@@ -172,6 +175,7 @@ impl Default for DeepOpts {
             hidden_pool_gi: 1.1,
             syn_scale_rate: 0.005,
             pulv_phase_decay: 1.0,
+            input_decay: None,
             pulv_driver_decay: 0.0,
             remap_rel: 0.0,
             remap_abs: 1.0,
@@ -353,6 +357,10 @@ pub fn deep_predictive(input_shape: Shape, o: &DeepOpts) -> NetworkSpec {
     ct.neuron.decay.glong = o.ct_state_decay;
     pulv.neuron.decay.act = 1.0;
     pulv.neuron.decay.glong = 1.0;
+    if let Some(d) = o.input_decay {
+        input.neuron.decay.act = d;
+        input.neuron.decay.glong = d;
+    }
     let mut layers = vec![input, sup, ct, pulv];
     let (inp, hid, lr, cl) = (o.input.as_str(), o.hidden.as_str(), o.lrate, o.ctxt_lrate);
     let (topo, ctxt) = match o.tile_radius {
@@ -678,6 +686,36 @@ mod tests {
         };
         let err = Network::new(deep_predictive(Shape::d2(4, 4), &bad)).unwrap_err();
         assert!(err.to_string().contains("driver_decay"), "{err}");
+    }
+
+    /// With the input layer fully decayed as each cycle starts, a frame drives it the same way
+    /// whatever it showed the cycle before, so a still scene gives the pulvinar the same
+    /// input spikes every cycle; with the neuron defaults the previous frame lingers.
+    #[test]
+    fn a_decayed_input_layer_answers_a_frame_alike_whatever_came_before() {
+        let opts = |decay: Option<f32>| DeepOpts {
+            input_decay: decay,
+            input_clamp_ge: 0.5,
+            input_gi: 0.0,
+            ..Default::default()
+        };
+        let (dark, bright, grey) = (vec![0.1f32; 16], vec![0.9f32; 16], vec![0.5f32; 16]);
+        let after = |decay: Option<f32>, before: &[f32]| {
+            let mut net = Network::new(deep_predictive(Shape::d2(4, 4), &opts(decay))).unwrap();
+            let i = net.layer_index("Input").unwrap();
+            for frame in [before, &grey] {
+                net.start_theta().unwrap();
+                net.set_input(i, frame).unwrap();
+                net.run_minus().unwrap();
+                net.run_plus().unwrap();
+                net.skip_learning().unwrap();
+            }
+            net.neurons.vm[net.layers[i].range()].to_vec()
+        };
+        assert_eq!(after(Some(1.0), &dark), after(Some(1.0), &bright));
+        assert_ne!(after(None, &dark), after(None, &bright));
+        let err = Network::new(deep_predictive(Shape::d2(4, 4), &opts(Some(1.5)))).unwrap_err();
+        assert!(err.to_string().contains("decay.act"), "{err}");
     }
 
     /// Spike drive and the driver's decay act only through an input driver's spikes; set
