@@ -24,6 +24,13 @@ pub const TOUCH_SIDES: usize = 4;
 /// Units of the action (efference copy) layer: one per possible action, up to eight.
 pub const ACTION_UNITS: usize = 8;
 
+/// The agent circuit's input (driver) layer; its pulvinar is `EyeP`.
+const EYE: &str = "Eye";
+/// The agent circuit's Super layer; its CT layer is `V1CT`.
+const V1: &str = "V1";
+/// The agent circuit's action (efference copy) layer.
+const ACTION: &str = "Action";
+
 /// How a retina's image is cut into pools: `(pools_y, pools_x, tile_h, tile_w)`.
 ///
 /// Tiles are square with the smallest side that divides both image sides and leaves at most
@@ -71,9 +78,9 @@ pub fn input_to_frame(r: &RetinaSpec) -> Vec<usize> {
 /// actions.
 pub fn agent_network(a: &AgentSpec, c: &CortexSpec, seed: u64) -> NetworkSpec {
     let o = DeepOpts {
-        input: "Eye".into(),
-        hidden: "V1".into(),
-        action: "Action".into(),
+        input: EYE.into(),
+        hidden: V1.into(),
+        action: ACTION.into(),
         hidden_shape: Shape::d4(c.pools[0], c.pools[1], c.units[0], c.units[1]),
         action_units: ACTION_UNITS,
         remap_actions: Some(a.actions.len()),
@@ -83,31 +90,37 @@ pub fn agent_network(a: &AgentSpec, c: &CortexSpec, seed: u64) -> NetworkSpec {
     };
     let mut spec = deep_predictive(input_shape(&a.sensors.retina), &o);
     // Body senses are context for Super and CT (not predicted: they have no pulvinar).
-    let extra = [
-        (
-            a.sensors.vestibular,
-            "Vestib",
-            Shape::d2(VESTIB_VARS, VESTIB_UNITS),
-        ),
-        (a.sensors.touch, "Touch", Shape::d2(1, TOUCH_SIDES)),
-    ];
-    for (on, name, shape) in extra {
-        if !on {
-            continue;
-        }
+    for (name, shape) in sense_layers(a) {
         let mut l = LayerSpec::new(name, LayerKind::Input, shape);
         l.neuron.clamp_ge = 1.5;
         l.act_nominal = 0.25;
         spec.layers.insert(1, l);
-        for to in ["V1", "V1CT"] {
+        for to in [V1.to_string(), format!("{V1}CT")] {
             spec.paths.push(
-                PathSpec::new(name, to, PathKind::Forward, Pattern::Full)
+                PathSpec::new(name, &to, PathKind::Forward, Pattern::Full)
                     .rel(o.action_rel)
                     .lrate(o.lrate),
             );
         }
     }
     spec
+}
+
+/// The body-sense input layers an agent has, in the order of [`Cue::senses`]
+/// (vestibular, then touch): name and shape.
+///
+/// [`Cue::senses`]: crate::brain::learner::Cue::senses
+fn sense_layers(a: &AgentSpec) -> impl Iterator<Item = (&'static str, Shape)> {
+    [
+        (
+            a.sensors.vestibular,
+            "Vestib",
+            Shape::d2(VESTIB_VARS, VESTIB_UNITS),
+        ),
+        (a.sensors.touch, "Touch", Shape::d2(1, TOUCH_SIDES)),
+    ]
+    .into_iter()
+    .filter_map(|(on, name, shape)| on.then_some((name, shape)))
 }
 
 /// Seed of agent `index`'s brain for a run seed.
@@ -120,8 +133,7 @@ pub fn brain_seed(run_seed: u64, index: usize) -> u64 {
 
 /// Values of the body senses an agent has (vestibular, then touch).
 pub fn senses_len(a: &AgentSpec) -> usize {
-    usize::from(a.sensors.vestibular) * VESTIB_VARS * VESTIB_UNITS
-        + usize::from(a.sensors.touch) * TOUCH_SIDES
+    sense_layers(a).map(|(_, shape)| shape.len()).sum()
 }
 
 /// A fresh learner for an agent, as its scenario says.
@@ -129,16 +141,11 @@ pub fn new_learner(a: &AgentSpec, seed: u64) -> crate::brain::Result<Box<dyn Lea
     Ok(match &a.brain {
         BrainSpec::Cortex(c) => {
             let net = Network::new(agent_network(a, c, seed))?;
-            let senses = [(a.sensors.vestibular, "Vestib"), (a.sensors.touch, "Touch")]
-                .into_iter()
-                .filter(|(on, _)| *on)
-                .map(|(_, n)| n.to_string())
-                .collect();
             let layers = CortexLayers {
-                input: "Eye".into(),
-                action: "Action".into(),
-                pulvinar: "EyeP".into(),
-                senses,
+                input: EYE.into(),
+                action: ACTION.into(),
+                pulvinar: format!("{EYE}P"),
+                senses: sense_layers(a).map(|(name, _)| name.into()).collect(),
             };
             Box::new(Cortex::new(
                 net,
