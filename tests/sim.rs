@@ -111,6 +111,57 @@ fn swapping_the_outcome_leaves_the_minus_phase_prediction_unchanged() {
     assert_ne!(plain_next, swapped_next);
 }
 
+/// Every pathway weight of the cortex after each of the first `cycles` theta cycles, in a
+/// version of `tiny` whose spawner lifts two balls to new spots every third cycle.
+fn weights_with_respawns(learn_respawns: bool, cycles: u64) -> Vec<Vec<f32>> {
+    let text = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/scenarios/tiny.ron"),
+    )
+    .unwrap()
+    .replace(
+        "world: (",
+        "world: (spawners: [(count: 2, shape: Sphere(radius: 0.3), \
+         region: (min: (-1.0, 1.0, -2.5), max: (1.0, 2.0, -1.5)), respawn_every: Some(3))],",
+    )
+    .replace(
+        "run: (",
+        &format!("run: (learn_respawns: {learn_respawns}, "),
+    );
+    let sc = scenario::parse(&text, "tiny with respawns").expect("valid");
+    let mut app = headless_app(sc, 1, true);
+    let mut got = Vec::new();
+    run_cycles(&mut app, cycles, |app| {
+        let w = app.world();
+        let mut q = w.try_query::<&Brain>().unwrap();
+        let net = q.single(w).unwrap().cortex().unwrap().network();
+        got.push(net.paths.iter().flat_map(|p| p.wt.clone()).collect());
+    })
+    .unwrap();
+    got
+}
+
+#[test]
+fn brains_do_not_learn_from_a_respawn_unless_asked() {
+    // got[k] holds the weights after cycle k; objects jump in cycles 3 and 6.
+    let w = weights_with_respawns(false, 8);
+    for k in 1..8 {
+        if k % 3 == 0 {
+            assert_eq!(
+                w[k],
+                w[k - 1],
+                "cycle {k} moved objects, yet the brain learned"
+            );
+        } else {
+            assert_ne!(w[k], w[k - 1], "cycle {k} should have taught the brain");
+        }
+    }
+    let w = weights_with_respawns(true, 4);
+    assert_ne!(
+        w[3], w[2],
+        "with learn_respawns the respawn cycle teaches too"
+    );
+}
+
 #[test]
 fn run_writes_summary_and_reports_expectations_in_the_exit_code() {
     let dir = tempfile::tempdir().unwrap();

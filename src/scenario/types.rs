@@ -827,6 +827,11 @@ pub struct RunSpec {
     pub seed: u64,
     /// Final fraction of the run that summaries and expectations average over. Default 0.1.
     pub final_window: f32,
+    /// Brains also learn from the theta cycles in which a spawner moves its objects
+    /// (`respawn_every`). Default false: the outcome of such a cycle is not a consequence of
+    /// the frame and the action (objects jump to new spots), so, as at an episode boundary,
+    /// no agent learns from it; its prediction is still scored.
+    pub learn_respawns: bool,
 }
 
 impl Default for RunSpec {
@@ -836,6 +841,7 @@ impl Default for RunSpec {
             physics_steps: 12,
             seed: 0,
             final_window: 0.1,
+            learn_respawns: false,
         }
     }
 }

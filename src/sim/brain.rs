@@ -5,7 +5,7 @@ use bevy::prelude::*;
 use super::body::{Agent, Motor};
 use super::retina::Eye;
 use super::senses::{BodySenses, TOUCH_SIDES};
-use super::{SimConfig, ThetaSystems};
+use super::{SimConfig, ThetaClock, ThetaSystems};
 use crate::brain::cortex::Cortex;
 use crate::brain::learner::{Cue, Learner};
 use crate::scenario::AgentSpec;
@@ -76,9 +76,9 @@ impl Brain {
         self.learner.outcome(outcome)
     }
 
-    /// Learning (or not, for a fixed brain).
-    pub fn finish(&mut self) -> crate::brain::Result<()> {
-        self.learner.learn(self.learn)
+    /// Learning (or not: a fixed brain, or `skip` for a cycle not to learn from).
+    pub fn finish(&mut self, skip: bool) -> crate::brain::Result<()> {
+        self.learner.learn(self.learn && !skip)
     }
 }
 
@@ -192,9 +192,18 @@ fn plus_phase(mut fault: ResMut<BrainFault>, mut q: Query<(&Agent, &Eye, &mut Br
     errs.report(&mut fault);
 }
 
-fn learn(mut fault: ResMut<BrainFault>, mut q: Query<(&Agent, &mut Brain)>) {
+/// Learns from the cycle, unless spawners moved their objects in it (see
+/// `RunSpec::learn_respawns`).
+fn learn(
+    mut fault: ResMut<BrainFault>,
+    cfg: Res<SimConfig>,
+    clock: Res<ThetaClock>,
+    mut q: Query<(&Agent, &mut Brain)>,
+) {
+    let skip =
+        !cfg.scenario.run.learn_respawns && super::world::respawns_in(&cfg.scenario, clock.cycle);
     let errs = PhaseErrors::default();
     q.par_iter_mut()
-        .for_each(|(a, mut b)| errs.check(a, b.finish()));
+        .for_each(|(a, mut b)| errs.check(a, b.finish(skip)));
     errs.report(&mut fault);
 }

@@ -6,7 +6,7 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 use super::{SimConfig, ThetaClock, ThetaSystems};
-use crate::scenario::{Material, Motion, Rgb, Shape, Spawner};
+use crate::scenario::{Material, Motion, Rgb, Scenario, Shape, Spawner};
 
 /// Surface colour of a collider, as the retina sees it (linear RGB in [0, 1]).
 #[derive(Component, Clone, Copy, Debug, PartialEq)]
@@ -247,6 +247,20 @@ fn random_color(rng: &mut ChaCha8Rng) -> Rgb {
     [0.15 + 0.8 * r, 0.15 + 0.8 * g, 0.15 + 0.8 * b]
 }
 
+/// Whether `sp` moves its objects at the start of theta cycle `cycle`.
+fn due(sp: &Spawner, cycle: u64) -> bool {
+    cycle > 0
+        && sp
+            .respawn_every
+            .is_some_and(|every| cycle.is_multiple_of(every as u64))
+}
+
+/// Whether some spawner of `sc` moves its objects at the start of theta cycle `cycle` (every
+/// `respawn_every`-th cycle, never the first).
+pub fn respawns_in(sc: &Scenario, cycle: u64) -> bool {
+    sc.world.spawners.iter().any(|sp| due(sp, cycle))
+}
+
 /// Moves a respawning spawner's objects to new spots at rest, at the start of every
 /// `respawn_every`-th theta cycle.
 fn respawn(
@@ -255,24 +269,17 @@ fn respawn(
     mut rng: ResMut<WorldRng>,
     mut q: Query<(&Spawned, &mut Transform, &mut Velocity)>,
 ) {
-    if !clock.at_start() || clock.cycle == 0 {
+    if !clock.at_start() || !respawns_in(&cfg.scenario, clock.cycle) {
         return;
     }
     let spawners = &cfg.scenario.world.spawners;
-    let due = |sp: &Spawner| {
-        sp.respawn_every
-            .is_some_and(|every| clock.cycle.is_multiple_of(every as u64))
-    };
-    if !spawners.iter().any(due) {
-        return;
-    }
     // Stable order: by spawner, then object index (query order is not guaranteed).
     let mut items: Vec<_> = q.iter_mut().collect();
     items.sort_by_key(|(s, _, _)| (s.spawner, s.index));
     let mut placed: Vec<(Vec3, f32)> = Vec::new();
     for (s, mut t, mut v) in items {
         let sp = &spawners[s.spawner];
-        if !due(sp) {
+        if !due(sp, clock.cycle) {
             continue;
         }
         let pos = free_spot(&mut rng.0, sp, &placed);
