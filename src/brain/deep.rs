@@ -306,22 +306,32 @@ impl DeepOpts {
     }
 }
 
+/// Name [`deep_predictive`] gives the CT layer of Super layer `hidden`.
+pub fn ct_name(hidden: &str) -> String {
+    format!("{hidden}CT")
+}
+
+/// Name [`deep_predictive`] gives the pulvinar of driver (input) layer `input`.
+pub fn pulvinar_name(input: &str) -> String {
+    format!("{input}P")
+}
+
 /// Builds Input → Super/CT → InputP (and an optional action layer) as a [`NetworkSpec`].
 pub fn deep_predictive(input_shape: Shape, o: &DeepOpts) -> NetworkSpec {
-    let ct_name = format!("{}CT", o.hidden);
-    let p_name = format!("{}P", o.input);
+    let ctn = ct_name(&o.hidden);
+    let pn = pulvinar_name(&o.input);
     let mut input = LayerSpec::new(&o.input, LayerKind::Input, input_shape);
     input.inhib.gi = o.input_gi;
     input.neuron.clamp_ge = o.input_clamp_ge;
     input.act_nominal = o.input_nominal;
     let mut sup = LayerSpec::new(&o.hidden, LayerKind::Super, o.hidden_shape);
     sup.inhib.gi = o.super_gi;
-    let mut ct = LayerSpec::new(&ct_name, LayerKind::Ct, o.hidden_shape);
+    let mut ct = LayerSpec::new(&ctn, LayerKind::Ct, o.hidden_shape);
     ct.inhib.gi = o.ct_gi;
     ct.ct.ge_gain = o.ct_gain;
     ct.ct.decay_tau = o.ct_decay_tau;
     let mut pulv = LayerSpec::new(
-        &p_name,
+        &pn,
         LayerKind::Pulvinar {
             driver: o.input.clone(),
         },
@@ -369,32 +379,32 @@ pub fn deep_predictive(input_shape: Shape, o: &DeepOpts) -> NetworkSpec {
     };
     let mut paths = vec![
         PathSpec::new(inp, hid, PathKind::Forward, topo.clone()).lrate(lr),
-        PathSpec::new(inp, &ct_name, PathKind::Forward, topo.clone())
+        PathSpec::new(inp, &ctn, PathKind::Forward, topo.clone())
             .rel(o.input_ct_rel)
             .lrate(lr),
-        PathSpec::new(hid, &ct_name, PathKind::CtCtxt, ctxt)
+        PathSpec::new(hid, &ctn, PathKind::CtCtxt, ctxt)
             .rel(o.ctxt_rel)
             .lrate(cl),
-        PathSpec::new(&ct_name, &p_name, PathKind::Forward, topo.clone())
+        PathSpec::new(&ctn, &pn, PathKind::Forward, topo.clone())
             .abs(o.ct_pulv_abs)
             .lrate(lr),
-        PathSpec::new(&p_name, hid, PathKind::Back, topo.clone())
+        PathSpec::new(&pn, hid, PathKind::Back, topo.clone())
             .rel(o.pulv_back_rel)
             .lrate(lr),
-        PathSpec::new(&p_name, &ct_name, PathKind::Back, topo.clone())
+        PathSpec::new(&pn, &ctn, PathKind::Back, topo.clone())
             .rel(o.pulv_back_rel)
             .lrate(lr),
     ];
     if o.input_pulv_rel != 0.0 {
         paths.push(
-            PathSpec::new(inp, &p_name, PathKind::Forward, Pattern::OneToOne)
+            PathSpec::new(inp, &pn, PathKind::Forward, Pattern::OneToOne)
                 .rel(o.input_pulv_rel)
                 .lrate(lr),
         );
     }
     if o.ct_self {
         paths.push(
-            PathSpec::new(&ct_name, &ct_name, PathKind::CtCtxt, topo.clone())
+            PathSpec::new(&ctn, &ctn, PathKind::CtCtxt, topo.clone())
                 .rel(o.ct_self_rel)
                 .lrate(cl),
         );
@@ -425,7 +435,7 @@ pub fn deep_predictive(input_shape: Shape, o: &DeepOpts) -> NetworkSpec {
                 .remap_actions
                 .map_or(o.action_units, |n| n.min(o.action_units))
             {
-                let mut path = PathSpec::new(inp, &p_name, PathKind::Forward, pattern.clone())
+                let mut path = PathSpec::new(inp, &pn, PathKind::Forward, pattern.clone())
                     .rel(o.remap_rel)
                     .abs(o.remap_abs)
                     .init(o.remap_init.0, o.remap_init.1)
@@ -435,7 +445,7 @@ pub fn deep_predictive(input_shape: Shape, o: &DeepOpts) -> NetworkSpec {
                 paths.push(path);
             }
         }
-        for to in [hid, ct_name.as_str()] {
+        for to in [hid, ctn.as_str()] {
             paths.push(
                 PathSpec::new(&o.action, to, PathKind::Forward, Pattern::Full)
                     .rel(o.action_rel)

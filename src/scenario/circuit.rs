@@ -6,7 +6,7 @@
 //! code.
 
 use crate::brain::cortex::{Cortex, CortexLayers};
-use crate::brain::deep::{DeepOpts, deep_predictive};
+use crate::brain::deep::{DeepOpts, ct_name, deep_predictive, pulvinar_name};
 use crate::brain::layer::{LayerKind, LayerSpec, Shape};
 use crate::brain::learner::{Backprop, CopyLast, Learner};
 use crate::brain::path::{PathKind, PathSpec, Pattern};
@@ -95,7 +95,7 @@ pub fn agent_network(a: &AgentSpec, c: &CortexSpec, seed: u64) -> NetworkSpec {
         l.neuron.clamp_ge = 1.5;
         l.act_nominal = 0.25;
         spec.layers.insert(1, l);
-        for to in [V1.to_string(), format!("{V1}CT")] {
+        for to in [V1.to_string(), ct_name(V1)] {
             spec.paths.push(
                 PathSpec::new(name, &to, PathKind::Forward, Pattern::Full)
                     .rel(o.action_rel)
@@ -144,7 +144,7 @@ pub fn new_learner(a: &AgentSpec, seed: u64) -> crate::brain::Result<Box<dyn Lea
             let layers = CortexLayers {
                 input: EYE.into(),
                 action: ACTION.into(),
-                pulvinar: format!("{EYE}P"),
+                pulvinar: pulvinar_name(EYE),
                 senses: sense_layers(a).map(|(name, _)| name.into()).collect(),
             };
             Box::new(Cortex::new(

@@ -76,9 +76,9 @@ impl Brain {
         self.learner.outcome(outcome)
     }
 
-    /// Learning (or not: a fixed brain, or `skip` for a cycle not to learn from).
-    pub fn finish(&mut self, skip: bool) -> crate::brain::Result<()> {
-        self.learner.learn(self.learn && !skip)
+    /// Learning, when `learn` says this cycle is one to learn from and the brain is not fixed.
+    pub fn finish(&mut self, learn: bool) -> crate::brain::Result<()> {
+        self.learner.learn(self.learn && learn)
     }
 }
 
@@ -200,10 +200,10 @@ fn learn(
     clock: Res<ThetaClock>,
     mut q: Query<(&Agent, &mut Brain)>,
 ) {
-    let skip =
-        !cfg.scenario.run.learn_respawns && super::world::respawns_in(&cfg.scenario, clock.cycle);
+    let learn =
+        cfg.scenario.run.learn_respawns || !super::world::respawns_in(&cfg.scenario, clock.cycle);
     let errs = PhaseErrors::default();
     q.par_iter_mut()
-        .for_each(|(a, mut b)| errs.check(a, b.finish(skip)));
+        .for_each(|(a, mut b)| errs.check(a, b.finish(learn)));
     errs.report(&mut fault);
 }
