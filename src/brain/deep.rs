@@ -123,6 +123,12 @@ pub struct DeepOpts {
     /// The pulvinar's learning rule (`PulvParams::act_error`): 0 for the synaptic target
     /// rule, above 0 for its activity error times this gain. Default 0.
     pub pulv_act_error: f32,
+    /// Whether the pulvinar's learning rate is scaled by the receiver factor of Axon's rule
+    /// (`RlRateParams`: near zero while |CaP − CaD| < 0.02, then |CaP − CaD| / max). Off, a
+    /// pulvinar learning from its activity error (`pulv_act_error`) follows the plain delta rule
+    /// on activity, whose weights settle on the mean outcome for an input; with the factor, rare
+    /// large errors count many times more than frequent small ones. Default true.
+    pub pulv_rl_rate: bool,
     /// Synaptic scaling rate of the pulvinar alone; default none: `syn_scale_rate`.
     pub pulv_syn_scale_rate: Option<f32>,
     /// Absolute strength of CT → pulvinar (the prediction pathway). Default 1.
@@ -186,6 +192,7 @@ impl Default for DeepOpts {
             channel_width: 0,
             pulv_drive_spikes: false,
             pulv_act_error: 0.0,
+            pulv_rl_rate: true,
             pulv_syn_scale_rate: None,
             ct_pulv_abs: 1.0,
             action_rel: 0.2,
@@ -362,6 +369,7 @@ pub fn deep_predictive(input_shape: Shape, o: &DeepOpts) -> NetworkSpec {
     }
     pulv.syn_scale_rate = o.pulv_syn_scale_rate.unwrap_or(o.syn_scale_rate);
     pulv.pulv.act_error = o.pulv_act_error;
+    pulv.rl_rate.on = o.pulv_rl_rate;
     ct.pool_inhib.gi = o.hidden_pool_gi;
     ct.neuron.decay.act = o.ct_state_decay;
     ct.neuron.decay.glong = o.ct_state_decay;
@@ -519,6 +527,30 @@ mod tests {
             net.skip_learning().unwrap();
         }
         pred
+    }
+
+    /// With `pulv_rl_rate: false` every pulvinar unit learns at the full rate; by default, and
+    /// in the other layers, the rate follows spike calcium.
+    #[test]
+    fn pulvinar_learning_rate_factor_can_be_turned_off() {
+        let rl_after_a_cycle = |o: &DeepOpts| {
+            let mut net = Network::new(deep_predictive(Shape::d2(4, 4), o)).unwrap();
+            cycle(&mut net, 0, false);
+            let rl = |name: &str| {
+                let l = &net.layers[net.layer_index(name).unwrap()];
+                net.neurons.rl_rate[l.range()].to_vec()
+            };
+            (rl("InputP"), rl("Hidden"))
+        };
+        let (pulv, hid) = rl_after_a_cycle(&DeepOpts {
+            pulv_rl_rate: false,
+            ..remap_opts(2)
+        });
+        assert!(pulv.iter().all(|&r| r == 1.0), "{pulv:?}");
+        let (pulv_default, hid_default) = rl_after_a_cycle(&remap_opts(2));
+        assert!(pulv_default.iter().any(|&r| r < 1.0), "{pulv_default:?}");
+        assert_eq!(hid, hid_default);
+        assert!(hid.iter().any(|&r| r < 1.0));
     }
 
     #[test]
