@@ -347,6 +347,22 @@ fn update_row_generic(
     }
 }
 
+/// `credit[i] = scale · err[rows[i]]`; a dense row's receivers are consecutive, so it reads
+/// them as one slice (which vectorises) instead of one index at a time.
+#[inline(always)]
+fn scale_errors(scale: f32, err: &[f32], rows: &[u32], dense: bool, credit: &mut [f32]) {
+    if dense && let Some(&r0) = rows.first() {
+        let r0 = r0 as usize;
+        for (c, e) in credit.iter_mut().zip(&err[r0..r0 + rows.len()]) {
+            *c = scale * e;
+        }
+    } else {
+        for (c, &r) in credit.iter_mut().zip(rows) {
+            *c = scale * err[r as usize];
+        }
+    }
+}
+
 /// The learning pass over a range of sender rows (one rayon job).
 struct RowJob<'a> {
     offs: &'a [u32],
@@ -418,18 +434,14 @@ impl RowJob<'_> {
                 if sprv <= 0.0 {
                     continue;
                 }
-                for (c, &r) in credit.iter_mut().zip(rows) {
-                    *c = sprv * ctx.r_err[r as usize];
-                }
+                scale_errors(sprv, ctx.r_err, rows, dense, &mut credit);
             } else if ctx.act_error {
                 let sb = &ctx.ca_bins[gs * nb..gs * nb + ctx.minus_bins.min(nb)];
                 let s_minus = sb.iter().sum::<f32>() / sb.len().max(1) as f32;
                 if s_minus <= 0.0 {
                     continue;
                 }
-                for (c, &r) in credit.iter_mut().zip(rows) {
-                    *c = s_minus * ctx.r_err[r as usize];
-                }
+                scale_errors(s_minus, ctx.r_err, rows, dense, &mut credit);
             } else {
                 if !ctx.active[gs] {
                     continue;
@@ -511,6 +523,32 @@ fn row_credit(
         }
     };
     let mut q = 0;
+    if !four_lanes {
+        // Four vectors of receivers at once, each summed over the bins in order exactly as in
+        // the loop below: one vector at a time, every add waited for the previous one.
+        let last = (nb.max(1) - 1) * ctx.n;
+        while q + 4 * WIDTH <= nr && last + r0 + q + 4 * WIDTH <= len {
+            let at = r0 + q;
+            let mut acc = [Vf::splat(0.0); 4];
+            for (k, &c) in coef.iter().enumerate() {
+                let c = Vf::splat(c);
+                let base = k * ctx.n + at;
+                for (j, a) in acc.iter_mut().enumerate() {
+                    let o = base + j * WIDTH;
+                    *a += c * Vf(ctx.bins_t[o..o + WIDTH].try_into().expect("WIDTH values"));
+                }
+            }
+            for (j, d) in acc.iter().enumerate() {
+                let (o, at) = (q + j * WIDTH, at + j * WIDTH);
+                let re = Vf(ctx.ca_syn[at..at + WIDTH].try_into().expect("WIDTH values"));
+                let rf = Vf(ctx.r_factor[at..at + WIDTH]
+                    .try_into()
+                    .expect("WIDTH values"));
+                credit[o..o + WIDTH].copy_from_slice(&((*d + re * s_tail) * rf).0);
+            }
+            q += 4 * WIDTH;
+        }
+    }
     while q < nr {
         let m = (nr - q).min(WIDTH);
         let at = r0 + q;
@@ -1149,13 +1187,13 @@ mod tests {
     }
 
     /// `row_credit` sums each synapse's bins in the documented order (four lanes or one), for
-    /// runs of every length from one receiver to several vectors, ending anywhere in the
-    /// buffer (the last neuron included, where whole-vector loads do not fit).
+    /// runs of every length from one receiver to several blocks of four vectors, ending
+    /// anywhere in the buffer (the last neuron included, where whole-vector loads do not fit).
     #[test]
     fn row_credit_matches_a_synapse_by_synapse_sum() {
         use crate::brain::kinase::CaParams;
         let mut rng = ChaCha8Rng::seed_from_u64(11);
-        let (n, nb) = (45, 20);
+        let (n, nb) = (150, 20);
         let bins = SynCaBins::fit(150, 50, 10, &CaParams::default());
         let bins_t: Vec<f32> = (0..n * nb)
             .map(|_| match rng.random_range(0..4) {
@@ -1191,6 +1229,9 @@ mod tests {
                 (9, 33),
                 (n - 7, 7),
                 (n - 1, 1),
+                (3, 131),
+                (n - 64, 64),
+                (n - 65, 65),
                 (0, n),
             ] {
                 let mut got = vec![f32::NAN; nr];
