@@ -596,7 +596,9 @@ struct LearnerBenchArgs {
     /// Seed of the weights and the input stream.
     #[arg(long, default_value_t = 0)]
     seed: u64,
-    /// Print {"size":"small","neurons":0,"synapses":0,"ms_per_theta":0.0,"theta_per_second":0.0,...}.
+    /// Print {"size":"small","neurons":0,"synapses":0,"ms_per_theta":0.0,"theta_per_second":0.0,...},
+    /// with "parts": the milliseconds per theta cycle in neurons, propagation, learning, slow
+    /// adaptation and the rest.
     #[arg(long)]
     json: bool,
 }
@@ -741,6 +743,11 @@ fn bench_learner(a: LearnerBenchArgs) -> Result<()> {
             r.mean_rate_hz
         );
         println!("threads           {}", rayon::current_num_threads());
+        let p = &r.parts;
+        println!(
+            "ms per theta in   neurons {:.2}, propagation {:.2}, learning {:.2}, slow adaptation {:.2}, other {:.2}",
+            p.neurons_ms, p.propagation_ms, p.learning_ms, p.slow_ms, p.other_ms
+        );
     }
     Ok(())
 }

@@ -41,6 +41,24 @@ pub struct BenchResult {
     pub mean_rate_hz: f64,
     /// Theta cycles timed.
     pub cycles: usize,
+    /// Where the time went, milliseconds per theta cycle.
+    pub parts: BenchParts,
+}
+
+/// Milliseconds per theta cycle spent in each part of it (see [`PartTimes`](super::network::PartTimes)); they add up to
+/// [`BenchResult::ms_per_theta`].
+#[derive(Clone, Copy, Debug, Default, Serialize, Deserialize)]
+pub struct BenchParts {
+    /// Every layer's cycle update: input, inhibition, the neuron kernel, calcium bins, spikes.
+    pub neurons_ms: f64,
+    /// Spike propagation.
+    pub propagation_ms: f64,
+    /// Weight changes at the end of the theta cycle.
+    pub learning_ms: f64,
+    /// Slow adaptation (structural weights, synaptic scaling), averaged over the cycles.
+    pub slow_ms: f64,
+    /// Everything else: setting inputs and outcomes, phase ends, decoding, the synthetic stream.
+    pub other_ms: f64,
 }
 
 /// Actions of the default agent, which the `small` brain has remapping pathways for.
@@ -119,6 +137,7 @@ pub fn run(size: BenchSize, cycles: usize, seed: u64) -> Result<BenchResult> {
         if t == warm {
             t0 = Instant::now();
             spikes0 = net.hidden_spikes();
+            net.time_parts();
         }
         match size {
             BenchSize::Small => small_step(&mut net, t, &mut rng)?,
@@ -133,14 +152,31 @@ pub fn run(size: BenchSize, cycles: usize, seed: u64) -> Result<BenchResult> {
         .map(|l| l.len())
         .sum();
     let sim_secs = cycles as f64 * net.spec().theta.total() as f64 / 1000.0;
+    let per = |d: std::time::Duration| d.as_secs_f64() * 1000.0 / cycles.max(1) as f64;
+    let pt = net.part_times().unwrap_or_default();
+    let ms_per_theta = secs * 1000.0 / cycles.max(1) as f64;
+    let mut parts = BenchParts {
+        neurons_ms: per(pt.neurons),
+        propagation_ms: per(pt.propagation),
+        learning_ms: per(pt.learning),
+        slow_ms: per(pt.slow),
+        other_ms: 0.0,
+    };
+    parts.other_ms = (ms_per_theta
+        - parts.neurons_ms
+        - parts.propagation_ms
+        - parts.learning_ms
+        - parts.slow_ms)
+        .max(0.0);
     Ok(BenchResult {
         size,
         neurons: net.num_neurons(),
         synapses: net.num_synapses(),
-        ms_per_theta: secs * 1000.0 / cycles.max(1) as f64,
+        ms_per_theta,
         theta_per_second: cycles as f64 / secs.max(1e-9),
         mean_rate_hz: (net.hidden_spikes() - spikes0) as f64 / (hidden_n as f64 * sim_secs),
         cycles,
+        parts,
     })
 }
 
@@ -219,6 +255,14 @@ mod tests {
             r.mean_rate_hz > 0.5 && r.mean_rate_hz < 150.0,
             "{}",
             r.mean_rate_hz
+        );
+        // Every part was timed, and the parts account for the whole cycle.
+        let p = r.parts;
+        assert!(p.neurons_ms > 0.0 && p.propagation_ms > 0.0 && p.learning_ms > 0.0);
+        let sum = p.neurons_ms + p.propagation_ms + p.learning_ms + p.slow_ms + p.other_ms;
+        assert!(
+            (sum - r.ms_per_theta).abs() < 1e-6 * r.ms_per_theta.max(1.0),
+            "{p:?}"
         );
     }
 

@@ -5,6 +5,7 @@
 //! ```
 
 use std::path::Path as FsPath;
+use std::time::{Duration, Instant};
 
 use rand::SeedableRng;
 use rand::seq::SliceRandom;
@@ -463,6 +464,21 @@ const FORMAT: super::framing::Format = super::framing::Format {
     version: 6,
 };
 
+/// Wall-clock time spent in each part of the theta cycle while timing is on
+/// ([`Network::time_parts`]). For benchmarks: timing never changes what the network computes.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct PartTimes {
+    /// Every layer's cycle update: gathering its input, inhibition, the neuron kernel, the
+    /// calcium bins and the list of units that spiked.
+    pub neurons: Duration,
+    /// Spike propagation into the delay buffer.
+    pub propagation: Duration,
+    /// Weight changes at the end of the theta cycle: credit, soft bound, effective weight.
+    pub learning: Duration,
+    /// Slow adaptation (structural weights, synaptic scaling) every `slow_interval` cycles.
+    pub slow: Duration,
+}
+
 /// A built network with all its state.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Network {
@@ -508,6 +524,9 @@ pub struct Network {
     t: u64,
     /// Theta cycles completed (learned or not).
     trials: u64,
+    /// Time spent per part, while timing is on (never saved).
+    #[serde(skip)]
+    times: Option<PartTimes>,
 }
 
 impl Network {
@@ -662,6 +681,7 @@ impl Network {
             cycle: 0,
             t: 0,
             trials: 0,
+            times: None,
             spec,
         };
         net.rebuild_derived();
@@ -736,6 +756,17 @@ impl Network {
     /// Theta cycles completed.
     pub fn trials(&self) -> u64 {
         self.trials
+    }
+
+    /// Starts (or restarts, from zero) timing the parts of the theta cycle; see
+    /// [`Self::part_times`].
+    pub fn time_parts(&mut self) {
+        self.times = Some(PartTimes::default());
+    }
+
+    /// Time spent per part since [`Self::time_parts`]; `None` when timing is off.
+    pub fn part_times(&self) -> Option<PartTimes> {
+        self.times
     }
 
     /// Sets the learning-rate schedule multiplier (1 = each pathway's own rate).
@@ -965,7 +996,11 @@ impl Network {
     /// Learns from this theta cycle, then ends it.
     pub fn learn(&mut self) -> Result<()> {
         self.expect_phase(&[Phase::PlusDone], "learn")?;
+        let t0 = self.times.map(|_| Instant::now());
         self.dwt();
+        if let (Some(times), Some(t0)) = (&mut self.times, t0) {
+            times.learning += t0.elapsed();
+        }
         self.end_theta();
         Ok(())
     }
@@ -990,7 +1025,11 @@ impl Network {
         }
         let si = self.spec.theta.slow_interval;
         if si > 0 && self.trials.is_multiple_of(si as u64) {
+            let t0 = self.times.map(|_| Instant::now());
             self.slow_adapt();
+            if let (Some(times), Some(t0)) = (&mut self.times, t0) {
+                times.slow += t0.elapsed();
+            }
         }
     }
 
@@ -1013,10 +1052,16 @@ impl Network {
     fn step(&mut self) {
         let plus = self.cycle >= self.spec.theta.minus_cycles;
         let slot = (self.t % (self.spec.theta.delay as u64 + 1)) as usize;
+        let t0 = self.times.map(|_| Instant::now());
         for li in 0..self.layers.len() {
             self.update_layer(li, plus, slot);
         }
+        let t1 = self.times.map(|_| Instant::now());
         self.propagate(slot);
+        if let (Some(times), Some(t0), Some(t1)) = (&mut self.times, t0, t1) {
+            times.neurons += t1 - t0;
+            times.propagation += t1.elapsed();
+        }
         self.cycle += 1;
         self.t += 1;
     }
