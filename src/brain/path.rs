@@ -494,8 +494,9 @@ impl RowJob<'_> {
 /// coefficient is 0; adding their ±0 changes nothing, as bins are finite and a sum that starts
 /// at +0 never becomes −0, so this adds them rather than branch.
 ///
-/// Sixteen receivers at a time with the sums in registers: summing whole runs bin by bin
-/// through memory made each add wait for the previous bin's store.
+/// Sixteen receivers at a time with the sums in registers (summing whole runs bin by bin
+/// through memory made each add wait for the previous bin's store); in one lane, four such
+/// vectors at once, so their adds overlap.
 #[inline(always)]
 fn row_credit(
     coef: &[f32],
