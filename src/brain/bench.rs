@@ -45,8 +45,8 @@ pub struct BenchResult {
     pub parts: BenchParts,
 }
 
-/// Milliseconds per theta cycle spent in each part of it (see [`PartTimes`](super::network::PartTimes)); they add up to
-/// [`BenchResult::ms_per_theta`].
+/// Milliseconds per theta cycle spent in each part of it (see
+/// [`PartTimes`](super::network::PartTimes)); they add up to [`BenchResult::ms_per_theta`].
 #[derive(Clone, Copy, Debug, Default, Serialize, Deserialize)]
 pub struct BenchParts {
     /// Every layer's cycle update: input, inhibition, the neuron kernel, calcium bins, spikes.
@@ -155,19 +155,19 @@ pub fn run(size: BenchSize, cycles: usize, seed: u64) -> Result<BenchResult> {
     let per = |d: std::time::Duration| d.as_secs_f64() * 1000.0 / cycles.max(1) as f64;
     let pt = net.part_times().unwrap_or_default();
     let ms_per_theta = secs * 1000.0 / cycles.max(1) as f64;
-    let mut parts = BenchParts {
-        neurons_ms: per(pt.neurons),
-        propagation_ms: per(pt.propagation),
-        learning_ms: per(pt.learning),
-        slow_ms: per(pt.slow),
-        other_ms: 0.0,
+    let (neurons_ms, propagation_ms, learning_ms, slow_ms) = (
+        per(pt.neurons),
+        per(pt.propagation),
+        per(pt.learning),
+        per(pt.slow),
+    );
+    let parts = BenchParts {
+        neurons_ms,
+        propagation_ms,
+        learning_ms,
+        slow_ms,
+        other_ms: (ms_per_theta - neurons_ms - propagation_ms - learning_ms - slow_ms).max(0.0),
     };
-    parts.other_ms = (ms_per_theta
-        - parts.neurons_ms
-        - parts.propagation_ms
-        - parts.learning_ms
-        - parts.slow_ms)
-        .max(0.0);
     Ok(BenchResult {
         size,
         neurons: net.num_neurons(),

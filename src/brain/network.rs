@@ -769,6 +769,18 @@ impl Network {
         self.times
     }
 
+    /// Runs `f`, adding the time it took to `part` of the timings when timing is on.
+    fn timed(&mut self, part: fn(&mut PartTimes) -> &mut Duration, f: impl FnOnce(&mut Self)) {
+        if self.times.is_none() {
+            return f(self);
+        }
+        let t0 = Instant::now();
+        f(self);
+        if let Some(times) = &mut self.times {
+            *part(times) += t0.elapsed();
+        }
+    }
+
     /// Sets the learning-rate schedule multiplier (1 = each pathway's own rate).
     pub fn set_lrate_sched(&mut self, mult: f32) {
         self.lrate_sched = if mult.is_finite() { mult.max(0.0) } else { 1.0 };
@@ -996,11 +1008,7 @@ impl Network {
     /// Learns from this theta cycle, then ends it.
     pub fn learn(&mut self) -> Result<()> {
         self.expect_phase(&[Phase::PlusDone], "learn")?;
-        let t0 = self.times.map(|_| Instant::now());
-        self.dwt();
-        if let (Some(times), Some(t0)) = (&mut self.times, t0) {
-            times.learning += t0.elapsed();
-        }
+        self.timed(|t| &mut t.learning, Self::dwt);
         self.end_theta();
         Ok(())
     }
@@ -1025,11 +1033,7 @@ impl Network {
         }
         let si = self.spec.theta.slow_interval;
         if si > 0 && self.trials.is_multiple_of(si as u64) {
-            let t0 = self.times.map(|_| Instant::now());
-            self.slow_adapt();
-            if let (Some(times), Some(t0)) = (&mut self.times, t0) {
-                times.slow += t0.elapsed();
-            }
+            self.timed(|t| &mut t.slow, Self::slow_adapt);
         }
     }
 
@@ -1052,16 +1056,15 @@ impl Network {
     fn step(&mut self) {
         let plus = self.cycle >= self.spec.theta.minus_cycles;
         let slot = (self.t % (self.spec.theta.delay as u64 + 1)) as usize;
-        let t0 = self.times.map(|_| Instant::now());
-        for li in 0..self.layers.len() {
-            self.update_layer(li, plus, slot);
-        }
-        let t1 = self.times.map(|_| Instant::now());
-        self.propagate(slot);
-        if let (Some(times), Some(t0), Some(t1)) = (&mut self.times, t0, t1) {
-            times.neurons += t1 - t0;
-            times.propagation += t1.elapsed();
-        }
+        self.timed(
+            |t| &mut t.neurons,
+            |net| {
+                for li in 0..net.layers.len() {
+                    net.update_layer(li, plus, slot);
+                }
+            },
+        );
+        self.timed(|t| &mut t.propagation, |net| net.propagate(slot));
         self.cycle += 1;
         self.t += 1;
     }

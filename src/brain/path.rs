@@ -523,29 +523,27 @@ fn row_credit(
             v
         }
     };
+    let vec_at = |v: &[f32], at: usize| Vf(v[at..at + WIDTH].try_into().expect("WIDTH values"));
+    // A whole vector's credit from its bin sums `d`.
+    let credit_at =
+        |d: Vf, at: usize| (d + vec_at(ctx.ca_syn, at) * s_tail) * vec_at(ctx.r_factor, at);
     let mut q = 0;
     if !four_lanes {
         // Four vectors of receivers at once, each summed over the bins in order exactly as in
-        // the loop below: one vector at a time, every add waited for the previous one.
-        let last = (nb.max(1) - 1) * ctx.n;
-        while q + 4 * WIDTH <= nr && last + r0 + q + 4 * WIDTH <= len {
+        // the loop below: one vector at a time, every add waited for the previous one. Whole
+        // blocks lie inside the run, so every load is a whole vector.
+        while q + 4 * WIDTH <= nr {
             let at = r0 + q;
             let mut acc = [Vf::splat(0.0); 4];
             for (k, &c) in coef.iter().enumerate() {
                 let c = Vf::splat(c);
-                let base = k * ctx.n + at;
                 for (j, a) in acc.iter_mut().enumerate() {
-                    let o = base + j * WIDTH;
-                    *a += c * Vf(ctx.bins_t[o..o + WIDTH].try_into().expect("WIDTH values"));
+                    *a += c * vec_at(ctx.bins_t, k * ctx.n + at + j * WIDTH);
                 }
             }
-            for (j, d) in acc.iter().enumerate() {
-                let (o, at) = (q + j * WIDTH, at + j * WIDTH);
-                let re = Vf(ctx.ca_syn[at..at + WIDTH].try_into().expect("WIDTH values"));
-                let rf = Vf(ctx.r_factor[at..at + WIDTH]
-                    .try_into()
-                    .expect("WIDTH values"));
-                credit[o..o + WIDTH].copy_from_slice(&((*d + re * s_tail) * rf).0);
+            for (j, &d) in acc.iter().enumerate() {
+                let o = q + j * WIDTH;
+                credit[o..o + WIDTH].copy_from_slice(&credit_at(d, at + j * WIDTH).0);
             }
             q += 4 * WIDTH;
         }
@@ -570,12 +568,10 @@ fn row_credit(
         } else {
             acc[0]
         };
-        let (re, rf) = (&ctx.ca_syn[at..at + m], &ctx.r_factor[at..at + m]);
         if m == WIDTH {
-            let re = Vf(re.try_into().expect("WIDTH values"));
-            let rf = Vf(rf.try_into().expect("WIDTH values"));
-            credit[q..q + WIDTH].copy_from_slice(&((d + re * s_tail) * rf).0);
+            credit[q..q + WIDTH].copy_from_slice(&credit_at(d, at).0);
         } else {
+            let (re, rf) = (&ctx.ca_syn[at..at + m], &ctx.r_factor[at..at + m]);
             for t in 0..m {
                 credit[q + t] = (d.0[t] + s_tail * re[t]) * rf[t];
             }
